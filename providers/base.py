@@ -1,0 +1,478 @@
+"""The provider interface: plain data in, plain data out, one HTTP door.
+
+Adapters never see the web app. They receive frozen dataclasses describing the hub's
+document and the integration's settings, and they answer with `RemoteDocument`s or one
+of the exceptions below. The export pipeline decides what to do next from the exception
+type alone, so the mapping of HTTP/transport failures to these types is part of the contract.
+"""
+
+from __future__ import annotations
+
+import abc
+import email.utils
+import time
+import urllib.parse
+from collections.abc import Callable, Iterable
+from dataclasses import KW_ONLY, dataclass, field
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import requests
+from urllib3.exceptions import ConnectTimeoutError
+
+# --------------------------------------------------------------------------- data
+
+VAT_RATES = ("23", "8", "5", "0", "zw", "np", "oo")
+KINDS = ("invoice", "receipt", "correction")
+FEATURES = ("receipts", "corrections", "numbering_series", "payments", "sku")
+
+
+@dataclass(frozen=True)
+class Party:
+    """Seller or buyer as printed on the hub's document."""
+
+    name: str
+    company_name: str = ""
+    # Polish NIP as 10 digits, or a foreign VAT id with its country prefix ("DE123456789").
+    tax_id: str = ""
+    is_company: bool = False
+    first_name: str = ""
+    last_name: str = ""
+    street: str = ""
+    post_code: str = ""
+    city: str = ""
+    country: str = "PL"  # ISO-3166 alpha-2
+    email: str = ""
+    phone: str = ""
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of the hub's document; `gross`/`net`/`vat` are the hub's rounded line totals."""
+
+    name: str
+    quantity: Decimal
+    unit_gross: Decimal
+    vat_rate: str  # one of VAT_RATES
+    _: KW_ONLY
+    sku: str | None = None
+    ean: str | None = None
+    unit: str = "szt"
+    gross: Decimal
+    net: Decimal
+    vat: Decimal
+
+
+@dataclass(frozen=True)
+class RateTotal:
+    """The hub's totals for one VAT rate, as printed on its document."""
+
+    rate: str
+    net: Decimal
+    vat: Decimal
+    gross: Decimal
+
+
+@dataclass(frozen=True)
+class CorrectionLine:
+    """`before=None`: a line added by the correction; `after=None`: a line removed."""
+
+    before: Line | None
+    after: Line | None
+
+
+@dataclass(frozen=True)
+class Correction:
+    original_remote_id: str | None
+    original_number: str
+    original_issue_date: date
+    reason: str
+    lines: tuple[CorrectionLine, ...]
+
+
+@dataclass(frozen=True)
+class HubDocument:
+    # Our unique external id for the document (e.g. "IB-12-3456"); stable across retries.
+    reference: str
+    kind: str  # "invoice" | "receipt" | "correction"
+    number: str
+    issue_date: date
+    sell_date: date
+    payment_due: date | None
+    hide_payment_date: bool
+    payment_method: str  # the shop's payment name, e.g. "Przelew", "PayU"
+    paid: bool
+    paid_date: date | None
+    currency: str
+    exchange_rate: Decimal | None
+    seller: Party
+    buyer: Party
+    lines: tuple[Line, ...]
+    totals: tuple[RateTotal, ...]
+    total_net: Decimal
+    total_vat: Decimal
+    total_gross: Decimal
+    notes: str = ""
+    exemption_basis: str = ""
+    correction: Correction | None = None
+    order_id: str = ""
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    numbering: str = "service"  # "service" | "hub"
+    series_id: str | None = None  # service's series id; None = "do not pass" (service default)
+    payment_type: str | None = None  # service's payment code; None = adapter's default mapping
+    send_sku: bool = False
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Choice:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class KsefInfo:
+    status: str  # processing | accepted | error | not_applicable
+    number: str | None = None
+    verification_link: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RemoteDocument:
+    remote_id: str
+    number: str | None
+    status: str | None
+    view_url: str | None
+    pdf_url: str | None
+    total_gross: Decimal | None
+    totals: tuple[RateTotal, ...] = ()
+    ksef: KsefInfo | None = None
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A pre-flight finding: `field` is a hub field path (`buyer.tax_id`, `lines[2].sku`)."""
+
+    field: str
+    message: str
+
+
+@dataclass(frozen=True)
+class CredentialField:
+    name: str
+    label: str
+    help: str
+    secret: bool = True
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    receipts: bool
+    corrections: bool
+    numbering_series: bool
+    payments: bool
+    sku: bool
+
+    def as_dict(self) -> dict[str, bool]:
+        return {name: getattr(self, name) for name in FEATURES}
+
+
+@dataclass(frozen=True)
+class ProviderLimits:
+    """Rate cap the pipeline keeps per integration account (documented or a configurable default)."""
+
+    max_concurrency: int
+    requests: int | None
+    per_seconds: float | None
+    writes_only: bool
+
+
+@dataclass(frozen=True)
+class RequestSummary:
+    """What the journal may keep about one HTTP call: never a secret, never a body."""
+
+    method: str
+    path: str
+    status: int | None
+    duration_ms: int
+    error: str | None = None
+
+    def __str__(self) -> str:
+        outcome = str(self.status) if self.status is not None else (self.error or "no answer")
+        return f"{self.method} {self.path} → {outcome} ({self.duration_ms} ms)"
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class ProviderError(Exception):
+    """Anything the service refused or that went wrong talking to it; not worth retrying as is."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class ValidationRejected(ProviderError):
+    """The service refused the document's content: needs a fix, never retry unchanged."""
+
+    def __init__(self, message: str, field_errors: dict[str, list[str]] | None = None):
+        super().__init__(message)
+        self.field_errors = dict(field_errors or {})
+
+
+class DuplicateReference(ValidationRejected):
+    """The service's own duplicate guard refused: the document most likely already exists."""
+
+    def __init__(self, message: str, field_errors: dict[str, list[str]] | None = None):
+        super().__init__(message, field_errors)
+
+
+class AuthenticationFailed(ProviderError):
+    pass
+
+
+class TransientError(ProviderError):
+    """5xx, 429 or a connection that failed before the request left: retry with backoff."""
+
+    def __init__(self, message: str, retry_after: float | None = None, status: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status
+
+
+class OutcomeUnknown(ProviderError):
+    """The write was sent but no answer came: look the document up, never re-POST blindly."""
+
+
+class NotSupported(ProviderError):
+    pass
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _never_left(exc: BaseException) -> bool:
+    """True when the failure happened while connecting (refused, DNS, connect timeout).
+
+    urllib3 wraps the cause in MaxRetryError.reason inside requests' exception args; in
+    urllib3 2.x NewConnectionError and NameResolutionError subclass ConnectTimeoutError.
+    """
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        current = stack.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConnectTimeoutError):
+            return True
+        stack.extend(current.args)
+        stack.extend([getattr(current, "reason", None), current.__cause__, current.__context__])
+    return False
+
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+# --------------------------------------------------------------------------- provider
+
+
+class Provider(abc.ABC):
+    """One accounting service. Class attributes describe it; instances talk to one account."""
+
+    key: ClassVar[str]
+    display_name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+    credential_fields: ClassVar[tuple[CredentialField, ...]] = ()
+    connectable: ClassVar[bool] = False
+    default_limits: ClassVar[ProviderLimits] = ProviderLimits(
+        max_concurrency=1, requests=None, per_seconds=None, writes_only=False
+    )
+    vat_rates: ClassVar[frozenset[str]] = frozenset(VAT_RATES)
+    docs_url: ClassVar[str] = ""
+    # Query-string keys that carry secrets; dropped from request summaries.
+    secret_params: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(
+        self,
+        credentials: dict[str, str],
+        base_url: str | None = None,
+        options: dict | None = None,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] | float = (5, 30),
+        request_log: Callable[[RequestSummary], None] | None = None,
+    ):
+        self.credentials = {k: (v or "").strip() for k, v in (credentials or {}).items()}
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.options = dict(options or {})
+        self.session = session or requests.Session()
+        self.timeout = timeout
+        self.request_log = request_log
+
+    # ---- the operations every adapter implements
+
+    @abc.abstractmethod
+    def check_connection(self) -> str:
+        """Return a label for the account; raise AuthenticationFailed/TransientError/ProviderError."""
+
+    @abc.abstractmethod
+    def list_series(self) -> list[Choice]: ...
+
+    @abc.abstractmethod
+    def list_payment_types(self) -> list[Choice]: ...
+
+    @abc.abstractmethod
+    def preflight(self, doc: HubDocument, settings: ExportSettings) -> list[Problem]:
+        """Pure check (no HTTP) of everything the service is known to refuse."""
+
+    @abc.abstractmethod
+    def create_document(self, doc: HubDocument, settings: ExportSettings) -> RemoteDocument: ...
+
+    @abc.abstractmethod
+    def find_document(self, doc: HubDocument) -> RemoteDocument | None:
+        """Look the document up by our reference. Never creates anything."""
+
+    @abc.abstractmethod
+    def fetch_document(self, remote_id: str) -> RemoteDocument: ...
+
+    @abc.abstractmethod
+    def fetch_pdf(self, remote_id: str) -> bytes: ...
+
+    # ---- the single HTTP door
+
+    def secret_values(self) -> list[str]:
+        """Credential values that must never reach a log line or an error message."""
+        secret_names = {f.name for f in self.credential_fields if f.secret}
+        return [v for k, v in self.credentials.items() if k in secret_names and v]
+
+    def redact(self, text: str) -> str:
+        # Longest first so a token is not half-replaced by one of its own parts.
+        for secret in sorted(self.secret_values(), key=len, reverse=True):
+            if len(secret) >= 4:
+                text = text.replace(secret, "***")
+        return text
+
+    def _summary_path(self, path: str, params: dict | None) -> str:
+        public = {k: v for k, v in (params or {}).items() if k not in self.secret_params}
+        query = urllib.parse.urlencode(public, doseq=True)
+        return self.redact(f"{path}?{query}" if query else path)
+
+    def _log(self, summary: RequestSummary) -> None:
+        if self.request_log is not None:
+            self.request_log(summary)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        json: Any = None,
+        headers: dict | None = None,
+    ) -> requests.Response:
+        """Send one request; map transport failures to TransientError / OutcomeUnknown.
+
+        HTTP status codes are left to the adapter: their meaning differs per service.
+        """
+        if not self.base_url:
+            raise ProviderError(f"{self.display_name}: brak adresu API dla tego konta.")
+        method = method.upper()
+        url = self.base_url + path
+        summary_path = self._summary_path(path, params)
+        started = time.monotonic()
+        try:
+            response = self.session.request(
+                method, url, params=params, json=json, headers=headers, timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            elapsed = int((time.monotonic() - started) * 1000)
+            error = self._transport_error(exc, method)
+            self._log(RequestSummary(method, summary_path, None, elapsed, type(error).__name__))
+            # `from None`: the original exception text carries the full URL (and its token).
+            raise error from None
+        elapsed = int((time.monotonic() - started) * 1000)
+        self._log(RequestSummary(method, summary_path, response.status_code, elapsed))
+        return response
+
+    def _transport_error(self, exc: requests.RequestException, method: str) -> ProviderError:
+        name = self.display_name
+        if False:
+            return TransientError(f"{name}: nie można połączyć się z serwerem ({type(exc).__name__}).")
+        if method in WRITE_METHODS:
+            # Sent, then timed out or reset: the service may have stored it.
+            return OutcomeUnknown(
+                f"{name}: brak odpowiedzi po wysłaniu żądania ({type(exc).__name__}); "
+                "dokument mógł zostać zapisany – sprawdzamy to przed ponowieniem."
+            )
+        return TransientError(f"{name}: brak odpowiedzi serwera ({type(exc).__name__}).")
+
+
+class DeclaredOnlyProvider(Provider):
+    """A service the hub knows about (capabilities, credentials) but cannot talk to yet."""
+
+    connectable: ClassVar[bool] = False
+
+    def _not_yet(self) -> NotSupported:
+        return NotSupported(f"Integracja z {self.display_name} nie jest jeszcze dostępna.")
+
+    def check_connection(self) -> str:
+        raise self._not_yet()
+
+    def list_series(self) -> list[Choice]:
+        raise self._not_yet()
+
+    def list_payment_types(self) -> list[Choice]:
+        raise self._not_yet()
+
+    def preflight(self, doc: HubDocument, settings: ExportSettings) -> list[Problem]:
+        raise self._not_yet()
+
+    def create_document(self, doc: HubDocument, settings: ExportSettings) -> RemoteDocument:
+        raise self._not_yet()
+
+    def find_document(self, doc: HubDocument) -> RemoteDocument | None:
+        raise self._not_yet()
+
+    def fetch_document(self, remote_id: str) -> RemoteDocument:
+        raise self._not_yet()
+
+    def fetch_pdf(self, remote_id: str) -> bytes:
+        raise self._not_yet()
+
+
+def field_errors_message(prefix: str, field_errors: dict[str, Iterable[str]]) -> str:
+    """'prefix: field: msg; field2: msg' — a readable one-liner for the journal."""
+    parts = []
+    for name, messages in field_errors.items():
+        text = ", ".join(m.strip().lstrip("-").strip() for m in messages if m)
+        parts.append(f"{name}: {text}" if text else name)
+    return f"{prefix}: " + "; ".join(parts) if parts else prefix

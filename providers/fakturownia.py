@@ -1,0 +1,341 @@
+"""Fakturownia.pl adapter (HTTP). Payload mapping lives in `fakturownia_mapping`.
+
+API: https://{prefix}.fakturownia.pl, JSON, token as `api_token` (query string for GET,
+JSON body for POST/PUT — the documented places). Exactly-once through `oid` + `oid_unique`.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Iterator
+from datetime import timedelta
+from itertools import count
+from typing import Any, ClassVar
+
+import requests
+
+from . import fakturownia_mapping as mapping
+from .base import (
+    WRITE_METHODS,
+    AuthenticationFailed,
+    Capabilities,
+    Choice,
+    CredentialField,
+    DuplicateReference,
+    ExportSettings,
+    HubDocument,
+    NotSupported,
+    OutcomeUnknown,
+    Problem,
+    Provider,
+    ProviderError,
+    ProviderLimits,
+    RemoteDocument,
+    TransientError,
+    ValidationRejected,
+    field_errors_message,
+    parse_retry_after,
+)
+
+PER_PAGE = 100  # the API's maximum
+MAX_PAGES = 200  # safety stop for a service that ignores `page`
+AUTH_HELP = "Ustawienia → Ustawienia konta → Integracja → Kod autoryzacyjny API"
+
+
+def normalise_prefix(value: str) -> str:
+    """Accept 'acme', 'acme.fakturownia.pl' or 'https://acme.fakturownia.pl/' → 'acme'."""
+    value = (value or "").strip().lower()
+    value = re.sub(r"^https?://", "", value).split("/")[0]
+    return value.removesuffix(".fakturownia.pl")
+
+
+def prefix_from_token(token: str) -> str:
+    """A prefixed token looks like 'XXXXXXXX/acme'; the part after '/' is the subdomain."""
+    _, slash, prefix = (token or "").partition("/")
+    return normalise_prefix(prefix) if slash else ""
+
+
+class FakturowniaProvider(Provider):
+    key = "fakturownia"
+    display_name = "Fakturownia"
+    capabilities = Capabilities(receipts=True, corrections=True, numbering_series=True, payments=True, sku=True)
+    credential_fields = (
+        CredentialField(
+            name="api_token",
+            label="Kod autoryzacyjny API",
+            help=f"W Fakturowni: {AUTH_HELP}. Skopiuj cały kod (także część po „/”, jeśli jest).",
+            secret=True,
+            required=True,
+        ),
+        CredentialField(
+            name="account_prefix",
+            label="Adres konta (subdomena)",
+            help="Część adresu przed .fakturownia.pl, np. „mojafirma” dla mojafirma.fakturownia.pl. "
+                 "Można pominąć, gdy kod API ma postać KOD/subdomena.",
+            secret=False,
+            required=False,
+        ),
+    )
+    connectable = True
+    # Fakturownia publishes no rate limits; 4 parallel requests per account is a cautious
+    # default that the integration settings can override.
+    default_limits = ProviderLimits(max_concurrency=4, requests=None, per_seconds=None, writes_only=False)
+    vat_rates = frozenset(mapping.VAT_RATES)
+    docs_url = "https://github.com/fakturownia/API"
+    secret_params: ClassVar[frozenset[str]] = frozenset({"api_token"})
+
+    def __init__(self, credentials, base_url=None, options=None, session=None, timeout=(5, 30),
+                 request_log=None):
+        super().__init__(credentials, base_url, options, session, timeout, request_log)
+        self.api_token = self.credentials.get("api_token", "")
+        self.account_prefix = (
+            normalise_prefix(self.credentials.get("account_prefix", "")) or prefix_from_token(self.api_token)
+        )
+        if not self.base_url and self.account_prefix:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", self.account_prefix):
+                raise ProviderError(
+                    f"Adres konta Fakturowni „{self.account_prefix}” jest nieprawidłowy – podaj samą "
+                    "subdomenę, np. „mojafirma”."
+                )
+            self.base_url = f"https://{self.account_prefix}.fakturownia.pl"
+        self._product_ids: dict[str, int] | None = None
+
+    def secret_values(self) -> list[str]:
+        # The bare token (before "/prefix") must not leak either.
+        token, _, _ = self.api_token.partition("/")
+        return [v for v in (self.api_token, token) if v]
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _call(self, method: str, path: str, *, params: dict | None = None, body: dict | None = None,
+              accept: str = "application/json") -> Any:
+        if not self.api_token:
+            raise AuthenticationFailed(f"Brak kodu API Fakturowni – wklej go z: {AUTH_HELP}.")
+        if not self.base_url:
+            raise ProviderError(
+                "Brak adresu konta Fakturowni – podaj subdomenę (np. „mojafirma”) albo kod API w postaci KOD/subdomena."
+            )
+        if method == "GET":
+            params = {**(params or {}), "api_token": self.api_token}
+            response = self._send(method, path, params=params, headers={"Accept": accept})
+        else:
+            payload = {"api_token": self.api_token, **(body or {})}
+            response = self._send(method, path, params=params, json=payload,
+                                  headers={"Accept": accept, "Content-Type": "application/json"})
+        self._raise_for_status(response)
+        if accept != "application/json":
+            return response
+        try:
+            data = response.json()
+        except ValueError:
+            if method in WRITE_METHODS:
+                # Accepted but unreadable: it may be stored, so look it up instead of re-sending.
+                raise OutcomeUnknown("Fakturownia: nieczytelna odpowiedź po zapisie dokumentu.") from None
+            raise ProviderError("Fakturownia: nieczytelna odpowiedź (oczekiwano JSON).") from None
+        if isinstance(data, dict) and (data.get("status") == "error" or data.get("code") == "error"):
+            # Business refusals sometimes come back as HTTP 200 (API docs §8).
+            raise ProviderError(self.redact(f"Fakturownia: {_message_text(data.get('message')) or 'błąd'}"))
+        return data
+
+    def _raise_for_status(self, response: requests.Response) -> None:
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        payload = _json_or_none(response)
+        message = payload.get("message") if isinstance(payload, dict) else None
+        if message is None and isinstance(payload, dict):
+            message = payload.get("error")
+        detail = self.redact(_message_text(message) or response.text[:200].strip())
+        if status == 401:
+            raise AuthenticationFailed(
+                f"Nieprawidłowy kod API Fakturowni lub adres konta – sprawdź kod w: {AUTH_HELP}."
+                + (f" (Fakturownia: {detail})" if detail else "")
+            )
+        if status == 403:
+            raise AuthenticationFailed(f"Fakturownia odmówiła dostępu (403): {detail or 'brak uprawnień'}.")
+        if status == 404:
+            raise ProviderError(f"Fakturownia: nie znaleziono ({detail or 'Not found'}).")
+        if status == 422:
+            if isinstance(message, dict):
+                field_errors = {
+                    str(name): [self.redact(str(m)) for m in (msgs if isinstance(msgs, list) else [msgs])]
+                    for name, msgs in message.items()
+                }
+                if "oid" in field_errors:
+                    raise DuplicateReference(
+                        field_errors_message("Fakturownia: dokument o tym identyfikatorze (oid) już istnieje",
+                                             field_errors),
+                        field_errors,
+                    )
+                raise ValidationRejected(field_errors_message("Fakturownia odrzuciła dokument", field_errors),
+                                         field_errors)
+            raise ValidationRejected(f"Fakturownia odrzuciła dokument: {detail or 'błąd walidacji'}", {})
+        if status == 429:
+            raise TransientError(
+                "Fakturownia: limit zapytań przekroczony (429) – ponowimy później.",
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                status=429,
+            )
+        if status >= 500:
+            raise TransientError(
+                f"Fakturownia: błąd serwera ({status}) – ponowimy później.",
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                status=status,
+            )
+        raise ProviderError(f"Fakturownia: HTTP {status}: {detail or 'nieoczekiwana odpowiedź'}")
+
+    def _pages(self, path: str, params: dict) -> Iterator[dict]:
+        """Every record of a paged list (`page`/`per_page`, a short page ends it)."""
+        previous_ids: list | None = None
+        for page in count(1):
+            if page > MAX_PAGES:
+                return
+            batch = self._call("GET", path, params={**params, "page": page, "per_page": PER_PAGE})
+            if not isinstance(batch, list):
+                raise ProviderError(f"Fakturownia: nieoczekiwana odpowiedź listy {path}.")
+            ids = [item.get("id") for item in batch if isinstance(item, dict)]
+            if ids and ids == previous_ids:
+                return  # the service ignored `page`; stop instead of looping
+            previous_ids = ids
+            yield from (item for item in batch if isinstance(item, dict))
+            if len(batch) < PER_PAGE:
+                return
+
+    def _options(self, settings: ExportSettings | None = None) -> dict:
+        return {**self.options, **(settings.options if settings else {})}
+
+    # ------------------------------------------------------------------ account
+
+    def check_connection(self) -> str:
+        departments = self._call("GET", "/departments.json")
+        label = self.account_prefix or urllib.parse.urlsplit(self.base_url or "").netloc
+        company = ""
+        if isinstance(departments, list) and departments:
+            main = next((d for d in departments if isinstance(d, dict) and d.get("default")), departments[0])
+            if isinstance(main, dict):
+                company = str(main.get("name") or main.get("shortcut") or "")
+        return f"{label} – {company}" if company else label
+
+    def list_series(self) -> list[Choice]:
+        # [UNCONFIRMED] No numbering-series resource exists; departments stand in for series
+        # (linking a hub series sends `department_id`).
+        departments = self._call("GET", "/departments.json")
+        if not isinstance(departments, list):
+            raise ProviderError("Fakturownia: nieoczekiwana odpowiedź listy działów.")
+        return [
+            Choice(str(d["id"]), str(d.get("name") or d.get("shortcut") or f"Dział {d['id']}"))
+            for d in departments
+            if isinstance(d, dict) and d.get("id") is not None
+        ]
+
+    def list_payment_types(self) -> list[Choice]:
+        return list(mapping.PAYMENT_TYPES)
+
+    def product_ids(self) -> dict[str, int]:
+        """SKU (product `code`) → product id, read once per adapter instance."""
+        if self._product_ids is None:
+            ids: dict[str, int] = {}
+            for product in self._pages("/products.json", {}):
+                code = str(product.get("code") or "").strip()
+                if code and code not in ids and product.get("id") is not None:
+                    ids[code] = product["id"]
+            self._product_ids = ids
+        return self._product_ids
+
+    # ------------------------------------------------------------------ documents
+
+    def preflight(self, doc: HubDocument, settings: ExportSettings) -> list[Problem]:
+        return mapping.preflight(doc, settings, self._options(settings), self.vat_rates)
+
+    def build_payload(self, doc: HubDocument, settings: ExportSettings) -> dict:
+        """The request body without the token (useful for previews and tests)."""
+        opts = self._options(settings)
+        product_ids = self.product_ids() if settings.send_sku else {}
+        body: dict = {"invoice": mapping.build_invoice(doc, settings, opts, product_ids)}
+        if opts.get("gov_save_and_send"):
+            body["gov_save_and_send"] = True
+        return body
+
+    def create_document(self, doc: HubDocument, settings: ExportSettings) -> RemoteDocument:
+        if doc.kind not in mapping.KIND_MAP:
+            raise NotSupported(f"Fakturownia: rodzaj dokumentu „{doc.kind}” nie jest obsługiwany.")
+        problems = self.preflight(doc, settings)
+        if problems:
+            field_errors: dict[str, list[str]] = {}
+            for problem in problems:
+                field_errors.setdefault(problem.field, []).append(problem.message)
+            raise ValidationRejected(
+                "Dokument wymaga poprawek: " + "; ".join(p.message for p in problems), field_errors
+            )
+        data = self._call("POST", "/invoices.json", body=self.build_payload(doc, settings))
+        if not isinstance(data, dict) or data.get("id") is None:
+            raise OutcomeUnknown("Fakturownia: odpowiedź po zapisie nie zawiera identyfikatora dokumentu.")
+        return mapping.parse_invoice(data, self.base_url)
+
+    def find_document(self, doc: HubDocument) -> RemoteDocument | None:
+        match = None
+        if doc.number:
+            # The hub number only matches when hub numbering was used; the oid check keeps a
+            # service-numbered document with the same number from being taken for ours.
+            match = _find_oid(self._call("GET", "/invoices.json", params={"number": doc.number, "period": "all"}),
+                              doc.reference)
+        if match is None:
+            # Filtering by oid is undocumented, so page through the issue date ±1 day.
+            params = {
+                "period": "more",
+                "date_from": (doc.issue_date - timedelta(days=1)).isoformat(),
+                "date_to": (doc.issue_date + timedelta(days=1)).isoformat(),
+            }
+            match = next((inv for inv in self._pages("/invoices.json", params)
+                          if str(inv.get("oid") or "") == doc.reference), None)
+        if match is None:
+            return None
+        return self.fetch_document(str(match["id"]))
+
+    def fetch_document(self, remote_id: str) -> RemoteDocument:
+        data = self._call("GET", f"/invoices/{_path_id(remote_id)}.json")
+        if not isinstance(data, dict) or data.get("id") is None:
+            raise ProviderError("Fakturownia: nieoczekiwana odpowiedź dla dokumentu.")
+        return mapping.parse_invoice(data, self.base_url)
+
+    def fetch_pdf(self, remote_id: str) -> bytes:
+        response = self._call("GET", f"/invoices/{_path_id(remote_id)}.pdf", accept="application/pdf")
+        content = response.content
+        if not content.startswith(b"%PDF"):
+            payload = _json_or_none(response)
+            detail = _message_text(payload.get("message")) if isinstance(payload, dict) else ""
+            raise ProviderError("Fakturownia: zamiast PDF przyszła inna odpowiedź" + (f": {detail}" if detail else "."))
+        return content
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _path_id(remote_id: str) -> str:
+    return urllib.parse.quote(str(remote_id), safe="")
+
+
+def _find_oid(items: Any, reference: str) -> dict | None:
+    if not isinstance(items, list):
+        return None
+    return next((i for i in items if isinstance(i, dict) and str(i.get("oid") or "") == reference), None)
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _message_text(message: Any) -> str:
+    if message is None:
+        return ""
+    if isinstance(message, dict):
+        return "; ".join(
+            f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in message.items()
+        )
+    if isinstance(message, list):
+        return "; ".join(map(str, message))
+    return str(message)

@@ -1,0 +1,55 @@
+"""Settings: defaults, then the instance folder's files, then the environment.
+
+Every environment variable the app reads is listed in ENV_SETTINGS (the README's table is
+generated from the same names)."""
+import os
+import secrets
+from pathlib import Path
+
+ENV_SETTINGS = {
+    "DATABASE_URL": "SQLAlchemy URL of the database (default: SQLite file instance/invoice_bridge.sqlite3)",
+    "REDIS_URL": "Redis for the job queue (default: a private redis-server under instance/, started on demand)",
+    "SECRET_KEY": "Flask secret key (default: generated once into instance/secret_key)",
+    "INSTANCE_PATH": "Folder for local state: SQLite file, secret key, embedded Redis (default: ./instance)",
+    "SANDBOX_URL": "Base URL of the local provider emulators (default: http://127.0.0.1:5050)",
+    "DEMO_MODE": "1 allows loopback service URLs (sandbox) and seeds the demo merchant (default: 1 under make run)",
+    "SESSION_COOKIE_SECURE": "1 to send the session cookie over HTTPS only (set it in production)",
+    "LOG_LEVEL": "Python log level (default: INFO)",
+}
+
+
+def _read_or_create_secret(instance_path: Path) -> str:
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def build_config(instance_path: Path) -> dict:
+    instance_path.mkdir(parents=True, exist_ok=True)
+    env = os.environ
+    default_db = f"sqlite:///{instance_path / 'invoice_bridge.sqlite3'}"
+    database_url = env.get("DATABASE_URL") or default_db
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgres://")
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    return {
+        "SECRET_KEY": env.get("SECRET_KEY") or _read_or_create_secret(instance_path),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "SANDBOX_URL": env.get("SANDBOX_URL", "http://127.0.0.1:5050"),
+        "DEMO_MODE": env.get("DEMO_MODE", "0") == "1",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "0") == "1",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        "ORDERS_PER_PAGE": 50,
+    }

@@ -1,0 +1,1 @@
+"""Sales documents: the money rule, printable views and PDF rendering."""

@@ -1,0 +1,109 @@
+from datetime import date
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from ..extensions import db
+from ..forms import EmptyForm
+from ..models import DOCUMENT_KINDS, Document, Series
+from ..orders.intake import parse_decimal
+from ..tenancy import get_owned_or_404, owned
+from .pdf import render_pdf
+from .services import IssueRefused, LineChange, issue_correction, latest_state
+from .views import printable_for
+
+bp = Blueprint("documents", __name__, url_prefix="/documents")
+
+
+def _date_arg(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+@bp.get("/")
+@login_required
+def index():
+    query = owned(Document)
+    kind = request.args.get("kind", "")
+    series_id = request.args.get("series", type=int)
+    date_from, date_to = _date_arg("from"), _date_arg("to")
+    if kind in DOCUMENT_KINDS:
+        query = query.where(Document.kind == kind)
+    if series_id:
+        query = query.where(Document.series_id == series_id)
+    if date_from:
+        query = query.where(Document.issue_date >= date_from)
+    if date_to:
+        query = query.where(Document.issue_date <= date_to)
+    page = db.paginate(query.order_by(Document.issue_date.desc(), Document.id.desc()),
+                       per_page=50, max_per_page=200, error_out=False)
+    series = db.session.scalars(owned(Series).order_by(Series.name)).all()
+    return render_template("documents/index.html", page=page, series=series,
+                           filters={"kind": kind, "series": series_id, "from": date_from, "to": date_to})
+
+
+@bp.get("/<int:document_id>")
+@login_required
+def card(document_id: int):
+    document = get_owned_or_404(Document, document_id)
+    corrections = db.session.scalars(
+        owned(Document).where(Document.corrects_id == document.id).order_by(Document.id)
+    ).all()
+    return render_template("documents/card.html", document=document, printable=printable_for(document),
+                           corrections=corrections, form=EmptyForm())
+
+
+@bp.get("/<int:document_id>/print")
+@login_required
+def print_view(document_id: int):
+    document = get_owned_or_404(Document, document_id)
+    return render_template("documents/print.html", doc=printable_for(document))
+
+
+@bp.get("/<int:document_id>/pdf")
+@login_required
+def pdf(document_id: int):
+    document = get_owned_or_404(Document, document_id)
+    filename = document.number.replace("/", "_") + ".pdf"
+    disposition = "attachment" if request.args.get("download") else "inline"
+    return Response(render_pdf(printable_for(document)), mimetype="application/pdf",
+                    headers={"Content-Disposition": f'{disposition}; filename="{filename}"'})
+
+
+@bp.route("/<int:document_id>/correct", methods=["GET", "POST"])
+@login_required
+def correct(document_id: int):
+    invoice = get_owned_or_404(Document, document_id)
+    if invoice.kind != "invoice":
+        abort(404)
+    form = EmptyForm()
+    base = latest_state(invoice)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        changes = []
+        for index, line in enumerate(base):
+            removed = request.form.get(f"lines[{index}].removed") == "on"
+            quantity = parse_decimal(request.form.get(f"lines[{index}].quantity", ""))
+            unit_gross = parse_decimal(request.form.get(f"lines[{index}].unit_gross", ""))
+            if quantity is None and not removed:
+                errors[f"lines[{index}].quantity"] = "Podaj ilość (liczba)."
+            if unit_gross is None and not removed:
+                errors[f"lines[{index}].unit_gross"] = "Podaj cenę brutto (liczba)."
+            changes.append(LineChange(index, quantity or line.quantity, unit_gross or line.unit_gross, removed))
+        if not errors:
+            try:
+                correction = issue_correction(invoice, changes, request.form.get("reason", ""),
+                                              series_id=request.form.get("series_id", type=int),
+                                              user_id=current_user.id)
+            except IssueRefused as refused:
+                errors[refused.field or "form"] = refused.message
+            else:
+                flash(f"Wystawiono korektę {correction.number}.", "success")
+                return redirect(url_for("documents.card", document_id=correction.id))
+    series = db.session.scalars(owned(Series).where(Series.kind == "correction").order_by(Series.name)).all()
+    return render_template("documents/correct.html", invoice=invoice, lines=base, series=series, form=form,
+                           errors=errors, values=request.form), (422 if errors else 200)

@@ -1,0 +1,52 @@
+"""Turning a stored document into what is printed (HTML view and PDF)."""
+from __future__ import annotations
+
+from ..extensions import db
+from ..models import Document, Merchant
+from .printable import Printable, PrintableParty, build_correction, build_lines
+from .totals import document_totals, vat_in_pln
+
+
+def _address(party: dict) -> tuple[str, ...]:
+    city_line = " ".join(p for p in (party.get("post_code"), party.get("city")) if p)
+    lines = [party.get("street") or "", city_line]
+    if party.get("country") and party.get("country") != "PL":
+        lines.append(party["country"])
+    return tuple(line for line in lines if line)
+
+
+def seller_party(seller: dict) -> PrintableParty:
+    return PrintableParty(name=seller.get("name") or "", tax_id=seller.get("tax_id") or None,
+                          address_lines=_address(seller), email=seller.get("email") or None,
+                          phone=seller.get("phone") or None, bank_account=seller.get("bank_account") or None)
+
+
+def buyer_party(buyer: dict) -> PrintableParty | None:
+    name = buyer.get("company_name") if buyer.get("is_company") else buyer.get("name")
+    if not name and not buyer.get("tax_id"):
+        return None
+    return PrintableParty(name=name or "", tax_id=buyer.get("tax_id") or None, address_lines=_address(buyer),
+                          email=buyer.get("email") or None, phone=buyer.get("phone") or None)
+
+
+def printable_for(document: Document) -> Printable:
+    merchant = db.session.get(Merchant, document.merchant_id)
+    correction = None
+    if document.kind == "correction":
+        original = document.corrects
+        correction = build_correction(original.number, original.issue_date, document.correction_reason,
+                                      document.lines_of("before"), document.lines_of("after"))
+        lines, totals = correction.after_lines, correction.after_totals
+    else:
+        lines = build_lines(document.lines_of("line"))
+        totals = document_totals(lines)
+    return Printable(
+        title=document.title, number=document.number, issue_date=document.issue_date,
+        sell_date=document.sell_date, seller=seller_party(document.seller), buyer=buyer_party(document.buyer),
+        lines=lines, totals=totals, currency=document.currency, exchange_rate=document.exchange_rate,
+        place=merchant.place_of_issue or merchant.city, payment_method=document.payment_method,
+        payment_due=None if document.hide_payment_date else document.payment_due, paid=document.paid,
+        paid_date=document.paid_date, notes=document.notes, logo_png=merchant.logo_png, correction=correction,
+        vat_in_pln=vat_in_pln(totals, document.exchange_rate)
+        if document.currency != "PLN" and document.exchange_rate else None,
+    )

@@ -1,0 +1,333 @@
+"""Database models. Every merchant-owned row carries merchant_id; queries go through
+webapp.tenancy so that one merchant never sees another's rows."""
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class TZDateTime(db.TypeDecorator):
+    """Timezone-aware datetimes on every database (SQLite drops the offset: store UTC, read UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime")
+            value = value.astimezone(timezone.utc)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+Money = Numeric(14, 2)
+Quantity = Numeric(14, 3)
+Rate = Numeric(12, 6)
+
+VAT_RATES = ("23", "8", "5", "0", "zw", "np", "oo")
+DOCUMENT_KINDS = ("invoice", "receipt", "correction")
+SERIES_RESETS = ("monthly", "yearly", "never")
+DEFAULT_STATUSES = ("Nowe", "Opłacone", "Faktura wystawiona", "Wysłane")
+
+
+class Merchant(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    company_name: Mapped[str] = mapped_column(String(300), default="")
+    tax_id: Mapped[str] = mapped_column(String(20), default="")
+    street: Mapped[str] = mapped_column(String(200), default="")
+    post_code: Mapped[str] = mapped_column(String(20), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    country: Mapped[str] = mapped_column(String(2), default="PL")
+    bank_account: Mapped[str] = mapped_column(String(64), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    phone: Mapped[str] = mapped_column(String(50), default="")
+    place_of_issue: Mapped[str] = mapped_column(String(100), default="")
+    logo_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    users: Mapped[list[User]] = relationship(back_populates="merchant")
+    statuses: Mapped[list[OrderStatus]] = relationship(
+        back_populates="merchant", order_by="OrderStatus.position"
+    )
+
+    def seller_snapshot(self) -> dict:
+        return {
+            "name": self.company_name or self.name,
+            "tax_id": self.tax_id,
+            "street": self.street,
+            "post_code": self.post_code,
+            "city": self.city,
+            "country": self.country,
+            "bank_account": self.bank_account,
+            "email": self.email,
+            "phone": self.phone,
+        }
+
+
+class User(UserMixin, db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchant.id"), index=True)
+    email: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(300))
+    locale: Mapped[str] = mapped_column(String(5), default="pl")
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    merchant: Mapped[Merchant] = relationship(back_populates="users")
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+
+class ApiToken(db.Model):
+    """A bearer token for the order intake API. Only its SHA-256 is stored; it is shown once."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchant.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+
+class OrderStatus(db.Model):
+    __table_args__ = (UniqueConstraint("merchant_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchant.id"), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    merchant: Mapped[Merchant] = relationship(back_populates="statuses")
+
+
+class Order(db.Model):
+    __table_args__ = (UniqueConstraint("merchant_id", "source", "shop_order_id", name="uq_order_source_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchant.id"), index=True)
+    source: Mapped[str] = mapped_column(String(100))
+    shop_order_id: Mapped[str] = mapped_column(String(100))
+    status_id: Mapped[int | None] = mapped_column(ForeignKey("order_status.id"), nullable=True)
+    ordered_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow, index=True)
+
+    buyer_is_company: Mapped[bool] = mapped_column(Boolean, default=False)
+    buyer_name: Mapped[str] = mapped_column(String(200), default="")
+    buyer_company_name: Mapped[str] = mapped_column(String(300), default="")
+    buyer_tax_id: Mapped[str] = mapped_column(String(20), default="")
+    buyer_street: Mapped[str] = mapped_column(String(200), default="")
+    buyer_post_code: Mapped[str] = mapped_column(String(20), default="")
+    buyer_city: Mapped[str] = mapped_column(String(100), default="")
+    buyer_country: Mapped[str] = mapped_column(String(2), default="PL")
+    buyer_email: Mapped[str] = mapped_column(String(200), default="")
+    buyer_phone: Mapped[str] = mapped_column(String(50), default="")
+
+    currency: Mapped[str] = mapped_column(String(3), default="PLN")
+    exchange_rate: Mapped[Decimal | None] = mapped_column(Rate, nullable=True)
+    payment_method: Mapped[str] = mapped_column(String(100), default="")
+    paid: Mapped[bool] = mapped_column(Boolean, default=False)
+    paid_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    status: Mapped[OrderStatus | None] = relationship()
+    items: Mapped[list[OrderItem]] = relationship(
+        back_populates="order", order_by="OrderItem.position", cascade="all, delete-orphan"
+    )
+    documents: Mapped[list[Document]] = relationship(
+        back_populates="order", order_by="Document.id", foreign_keys="Document.order_id"
+    )
+
+    @property
+    def buyer_display_name(self) -> str:
+        if self.buyer_is_company and self.buyer_company_name:
+            return self.buyer_company_name
+        return self.buyer_name
+
+    def buyer_snapshot(self) -> dict:
+        return {
+            "is_company": self.buyer_is_company,
+            "name": self.buyer_name,
+            "company_name": self.buyer_company_name,
+            "tax_id": self.buyer_tax_id,
+            "street": self.buyer_street,
+            "post_code": self.buyer_post_code,
+            "city": self.buyer_city,
+            "country": self.buyer_country,
+            "email": self.buyer_email,
+            "phone": self.buyer_phone,
+        }
+
+
+class OrderItem(db.Model):
+    __table_args__ = (CheckConstraint("quantity > 0", name="ck_item_quantity_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("order.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(300))
+    sku: Mapped[str] = mapped_column(String(100), default="")
+    ean: Mapped[str] = mapped_column(String(20), default="")
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    unit: Mapped[str] = mapped_column(String(10), default="szt.")
+    unit_gross: Mapped[Decimal] = mapped_column(Money)
+    vat_rate: Mapped[str] = mapped_column(String(3))
+    is_shipping: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    order: Mapped[Order] = relationship(back_populates="items")
+
+
+class Series(db.Model):
+    """A numbering series. `format` tokens: {nr} {MM} {YYYY} {YY} {DD}."""
+
+    __table_args__ = (UniqueConstraint("merchant_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchant.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(12))
+    format: Mapped[str] = mapped_column(String(100))
+    reset: Mapped[str] = mapped_column(String(10), default="monthly")
+    hide_payment_date: Mapped[bool] = mapped_column(Boolean, default=False)
+    payment_days: Mapped[int] = mapped_column(Integer, default=7)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SeriesCounter(db.Model):
+    """Last number used per series and period; incremented in the issuing transaction, so a
+    rolled-back issue leaves no gap and two concurrent issues never get the same number."""
+
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"), primary_key=True)
+    period: Mapped[str] = mapped_column(String(10), primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Document(db.Model):
+    __table_args__ = (
+        UniqueConstraint("series_id", "period", "sequence", name="uq_document_sequence"),
+        UniqueConstraint("merchant_id", "number", "kind", name="uq_document_number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchant.id"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("order.id"), index=True, nullable=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    number: Mapped[str] = mapped_column(String(100))
+    period: Mapped[str] = mapped_column(String(10))
+    sequence: Mapped[int] = mapped_column(Integer)
+    issue_date: Mapped[date] = mapped_column(Date, index=True)
+    sell_date: Mapped[date] = mapped_column(Date)
+    payment_due: Mapped[date | None] = mapped_column(Date, nullable=True)
+    hide_payment_date: Mapped[bool] = mapped_column(Boolean, default=False)
+    payment_method: Mapped[str] = mapped_column(String(100), default="")
+    paid: Mapped[bool] = mapped_column(Boolean, default=False)
+    paid_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    currency: Mapped[str] = mapped_column(String(3), default="PLN")
+    exchange_rate: Mapped[Decimal | None] = mapped_column(Rate, nullable=True)
+    seller: Mapped[dict] = mapped_column(JSON)
+    buyer: Mapped[dict] = mapped_column(JSON)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    total_net: Mapped[Decimal] = mapped_column(Money)
+    total_vat: Mapped[Decimal] = mapped_column(Money)
+    total_gross: Mapped[Decimal] = mapped_column(Money)
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("document.id"), nullable=True, index=True)
+    correction_reason: Mapped[str] = mapped_column(String(500), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    order: Mapped[Order | None] = relationship(back_populates="documents", foreign_keys=[order_id])
+    series: Mapped[Series] = relationship()
+    lines: Mapped[list[DocumentLine]] = relationship(
+        back_populates="document", order_by="DocumentLine.position", cascade="all, delete-orphan"
+    )
+    corrects: Mapped[Document | None] = relationship(remote_side=[id])
+
+    KIND_TITLES = {"invoice": "Faktura VAT", "receipt": "Paragon", "correction": "Faktura korygująca"}
+
+    @property
+    def title(self) -> str:
+        return self.KIND_TITLES[self.kind]
+
+    @property
+    def reference(self) -> str:
+        """Our external id for this document at the accounting service (stable across retries)."""
+        return f"IB-{self.merchant_id}-{self.id}"
+
+    def lines_of(self, role: str) -> list[DocumentLine]:
+        return [line for line in self.lines if line.role == role]
+
+
+class DocumentLine(db.Model):
+    """A line as issued. Corrections keep the corrected invoice's lines as role 'before' and the
+    corrected state as role 'after'; invoices and receipts use role 'line'."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("document.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(6), default="line")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(300))
+    sku: Mapped[str] = mapped_column(String(100), default="")
+    ean: Mapped[str] = mapped_column(String(20), default="")
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    unit: Mapped[str] = mapped_column(String(10), default="szt.")
+    unit_gross: Mapped[Decimal] = mapped_column(Money)
+    vat_rate: Mapped[str] = mapped_column(String(3))
+    net: Mapped[Decimal] = mapped_column(Money)
+    vat: Mapped[Decimal] = mapped_column(Money)
+    gross: Mapped[Decimal] = mapped_column(Money)
+
+    document: Mapped[Document] = relationship(back_populates="lines")
+
+
+# One invoice and one receipt per order at most (corrections are many): enforced by the database,
+# so a double click or two workers issuing at once cannot make two.
+db.Index(
+    "uq_order_document_kind",
+    Document.order_id,
+    Document.kind,
+    unique=True,
+    postgresql_where=Document.kind != "correction",
+    sqlite_where=Document.kind != "correction",
+)

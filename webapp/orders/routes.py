@@ -1,0 +1,191 @@
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import or_
+
+from ..documents.services import IssueRefused, issue_document
+from ..extensions import db
+from ..forms import EmptyForm
+from ..models import Order, OrderStatus, Series
+from ..tenancy import current_merchant_id, get_owned_or_404, owned
+from .services import CSV_COLUMNS, OrderRejected, change_status, create_order, import_orders_csv
+
+bp = Blueprint("orders", __name__, url_prefix="/orders")
+
+
+def _statuses():
+    return db.session.scalars(owned(OrderStatus).order_by(OrderStatus.position)).all()
+
+
+def _series(kind: str | None = None):
+    query = owned(Series).order_by(Series.kind, Series.name)
+    if kind:
+        query = query.where(Series.kind == kind)
+    return db.session.scalars(query).all()
+
+
+@bp.get("/")
+@login_required
+def index():
+    query = owned(Order)
+    status_id = request.args.get("status", type=int)
+    source = request.args.get("source", "").strip()
+    search = request.args.get("q", "").strip()[:100]
+    if status_id:
+        query = query.where(Order.status_id == status_id)
+    if source:
+        query = query.where(Order.source == source)
+    if search:
+        like = f"%{search}%"
+        query = query.where(or_(Order.shop_order_id.ilike(like), Order.buyer_name.ilike(like),
+                                Order.buyer_company_name.ilike(like), Order.buyer_email.ilike(like)))
+    page = db.paginate(query.order_by(Order.ordered_at.desc(), Order.id.desc()),
+                       per_page=50, max_per_page=200, error_out=False)
+    sources = db.session.scalars(
+        db.select(Order.source).where(Order.merchant_id == current_merchant_id()).group_by(Order.source)
+        .order_by(Order.source)
+    ).all()
+    return render_template("orders/index.html", page=page, statuses=_statuses(), sources=sources,
+                           filters={"status": status_id, "source": source, "q": search},
+                           invoice_series=_series("invoice"), receipt_series=_series("receipt"), form=EmptyForm())
+
+
+@bp.get("/<int:order_id>")
+@login_required
+def card(order_id: int):
+    order = get_owned_or_404(Order, order_id)
+    return render_template("orders/card.html", order=order, statuses=_statuses(),
+                           invoice_series=_series("invoice"), receipt_series=_series("receipt"), form=EmptyForm())
+
+
+@bp.post("/<int:order_id>/issue")
+@login_required
+def issue(order_id: int):
+    order = get_owned_or_404(Order, order_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    kind = request.form.get("kind", "invoice")
+    try:
+        document = issue_document(order, kind, series_id=request.form.get("series_id", type=int),
+                                  user_id=current_user.id)
+    except IssueRefused as refused:
+        flash(refused.message, "error")
+        return redirect(url_for("orders.card", order_id=order.id))
+    flash(f"Wystawiono {document.title.lower()} {document.number}.", "success")
+    return redirect(url_for("documents.card", document_id=document.id))
+
+
+@bp.post("/<int:order_id>/status")
+@login_required
+def set_status(order_id: int):
+    order = get_owned_or_404(Order, order_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        status = change_status(order, request.form.get("status_id", type=int) or 0)
+    except OrderRejected as rejected:
+        flash(rejected.errors["status"], "error")
+    else:
+        flash(f"Status zmieniony na „{status.name}”.", "success")
+    return redirect(url_for("orders.card", order_id=order.id))
+
+
+@bp.post("/bulk-issue")
+@login_required
+def bulk_issue():
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    kind = request.form.get("kind", "invoice")
+    ids = [int(i) for i in request.form.getlist("order_ids") if i.isdigit()][:500]
+    if not ids:
+        flash("Zaznacz zamówienia na liście.", "error")
+        return redirect(url_for("orders.index"))
+    orders = db.session.scalars(owned(Order).where(Order.id.in_(ids)).order_by(Order.id)).all()
+    issued, refused = [], []
+    for order in orders:
+        try:
+            issued.append(issue_document(order, kind, series_id=request.form.get("series_id", type=int),
+                                         user_id=current_user.id).number)
+        except IssueRefused as error:
+            refused.append(f"{order.source} #{order.shop_order_id}: {error.message}")
+    if issued:
+        flash(f"Wystawiono {len(issued)}: {', '.join(issued[:20])}{'…' if len(issued) > 20 else ''}", "success")
+    for line in refused[:20]:
+        flash(line, "error")
+    return redirect(request.referrer if request.referrer and request.referrer.startswith(request.host_url)
+                    else url_for("orders.index"))
+
+
+def _payload_from_form(form) -> dict:
+    """Rebuild the API's JSON shape from the manual form's field names (`buyer.tax_id`,
+    `items[0].quantity`), so the form is validated by exactly the rules the API uses."""
+    payload: dict = {"buyer": {}, "payment": {}, "items": []}
+    items: dict[int, dict] = {}
+    for key, value in form.items():
+        if key == "csrf_token":
+            continue
+        if key.startswith("items["):
+            index, _, name = key.removeprefix("items[").partition("].")
+            if index.isdigit() and int(index) < 1000:
+                items.setdefault(int(index), {})[name] = value
+        elif "." in key:
+            group, _, name = key.partition(".")
+            if group in ("buyer", "payment", "shipping"):
+                payload.setdefault(group, {})[name] = value
+        else:
+            payload[key] = value
+    payload["items"] = [items[i] for i in sorted(items) if any(v.strip() for v in items[i].values())]
+    payload["payment"]["paid"] = "payment.paid" in form
+    if not any((payload.get("shipping") or {}).get(k) for k in ("gross",)):
+        payload.pop("shipping", None)
+    return payload
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    form = EmptyForm()
+    values, errors = {"source": "Ręcznie", "buyer.country": "PL", "currency": "PLN"}, {}
+    if request.method == "POST":
+        values = request.form.to_dict()
+        if not form.validate_on_submit():
+            abort(400)
+        try:
+            order, created = create_order(current_merchant_id(), _payload_from_form(request.form))
+        except OrderRejected as rejected:
+            errors = rejected.errors
+        else:
+            flash("Zamówienie zapisane." if created else "To zamówienie już istnieje (źródło i numer).",
+                  "success" if created else "info")
+            return redirect(url_for("orders.card", order_id=order.id))
+    item_rows = max(3, 1 + max((int(k[6:k.index("]")]) for k in values if k.startswith("items[")), default=0))
+    return render_template("orders/new.html", form=form, values=values, errors=errors, item_rows=item_rows,
+                           statuses=_statuses()), (422 if errors else 200)
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@login_required
+def import_csv():
+    form = EmptyForm()
+    report = None
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            flash("Wybierz plik CSV.", "error")
+        else:
+            report = import_orders_csv(current_merchant_id(), upload.read())
+    return render_template("orders/import.html", form=form, report=report, columns=CSV_COLUMNS)
+
+
+@bp.get("/import/template.csv")
+@login_required
+def csv_template():
+    sample = ",".join(CSV_COLUMNS) + "\n" + ",".join([
+        "Mój sklep", "1001", "2026-11-20T10:00:00+01:00", "", "company", "Jan Kowalski", "Firma Łąka Sp. z o.o.",
+        "5260250274", "ul. Żółta 1", "00-001", "Warszawa", "PL", "jan@example.com", "", "PLN", "", "Przelew",
+        "tak", "2026-11-20", "Kubek ceramiczny", "KUB-01", "", "2", "39.99", "23", "15.00", "23",
+    ]) + "\n"
+    return Response(sample, mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": "attachment; filename=zamowienia-wzor.csv"})
+
