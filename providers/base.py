@@ -14,7 +14,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import KW_ONLY, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -273,8 +273,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    now = now or datetime.now(timezone.utc)
+        when = when.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
     return max(0.0, (when - now).total_seconds())
 
 
@@ -301,6 +301,13 @@ def _never_left(exc: BaseException) -> bool:
 
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Raised before anything is sent and never fixed by retrying: a configuration problem.
+_BAD_REQUEST_SETUP = (
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidHeader,
+)
 
 
 # --------------------------------------------------------------------------- provider
@@ -425,7 +432,10 @@ class Provider(abc.ABC):
 
     def _transport_error(self, exc: requests.RequestException, method: str) -> ProviderError:
         name = self.display_name
-        if False:
+        if isinstance(exc, _BAD_REQUEST_SETUP):
+            return ProviderError(f"{name}: nieprawidłowy adres API ({type(exc).__name__}).")
+        if isinstance(exc, requests.exceptions.SSLError) or _never_left(exc):
+            # TLS fails during the handshake, before the request is written.
             return TransientError(f"{name}: nie można połączyć się z serwerem ({type(exc).__name__}).")
         if method in WRITE_METHODS:
             # Sent, then timed out or reset: the service may have stored it.

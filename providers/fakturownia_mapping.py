@@ -425,13 +425,13 @@ def preflight(doc: HubDocument, settings: ExportSettings, options: dict | None =
         for i, line in enumerate(doc.lines):
             problems += _line_problems(f"lines[{i}]", line, settings.send_sku, vat_rates)
 
-    if "zw" in {line.vat_rate for line in document_lines(doc)}:
-        if not (doc.exemption_basis or opts.get("exempt_tax_kind")):
-            problems.append(Problem(
-                "exemption_basis",
-                "Pozycje ze stawką zw wymagają podstawy zwolnienia z VAT – wpisz ją w dokumencie "
-                "lub ustaw domyślną w opcjach integracji.",
-            ))
+    has_exempt_lines = "zw" in {line.vat_rate for line in document_lines(doc)}
+    if has_exempt_lines and not (doc.exemption_basis or opts.get("exempt_tax_kind")):
+        problems.append(Problem(
+            "exemption_basis",
+            "Pozycje ze stawką zw wymagają podstawy zwolnienia z VAT – wpisz ją w dokumencie "
+            "lub ustaw domyślną w opcjach integracji.",
+        ))
     np_kind = opts.get("np_tax_kind")
     if np_kind and np_kind not in NP_TAX_KINDS:
         problems.append(Problem(

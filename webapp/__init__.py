@@ -1,10 +1,11 @@
 """Invoice Bridge dashboard: the application factory."""
 import logging
 import os
+import secrets
 import warnings
 from pathlib import Path
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from sqlalchemy import exc as sa_exc
 
 from .config import build_config
@@ -62,12 +63,22 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
+def _csp_nonce() -> str:
+    """A per-response nonce for the one inline <style> of standalone pages (the print view)."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
 def _register_security_headers(app: Flask) -> None:
+    app.jinja_env.globals["csp_nonce"] = _csp_nonce
+
     @app.after_request
     def security_headers(response):
+        style_src = "'self'" + (f" 'nonce-{g.csp_nonce}'" if "csp_nonce" in g else "")
         response.headers.setdefault(
             "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            f"default-src 'self'; script-src 'self'; style-src {style_src}; img-src 'self' data:; "
             "frame-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'",
         )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")

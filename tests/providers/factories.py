@@ -50,35 +50,35 @@ def rate_totals(lines) -> tuple[RateTotal, ...]:
 
 
 def company_buyer(**overrides) -> Party:
-    values = dict(
-        name="Hurtownia Żółw Sp. z o.o.",
-        company_name="Hurtownia Żółw Sp. z o.o.",
-        tax_id="6272616681",
-        is_company=True,
-        street="ul. Świętokrzyska 12",
-        post_code="00-916",
-        city="Łódź",
-        country="PL",
-        email="zakupy@zolw.example",
-        phone="",
-    )
+    values = {
+        "name": "Hurtownia Żółw Sp. z o.o.",
+        "company_name": "Hurtownia Żółw Sp. z o.o.",
+        "tax_id": "6272616681",
+        "is_company": True,
+        "street": "ul. Świętokrzyska 12",
+        "post_code": "00-916",
+        "city": "Łódź",
+        "country": "PL",
+        "email": "zakupy@zolw.example",
+        "phone": "",
+    }
     values.update(overrides)
     return Party(**values)
 
 
 def consumer_buyer(**overrides) -> Party:
-    values = dict(
-        name="Małgorzata Wójcik",
-        first_name="Małgorzata",
-        last_name="Wójcik",
-        is_company=False,
-        street="ul. Źródlana 3/5",
-        post_code="30-001",
-        city="Kraków",
-        country="PL",
-        email="gosia@example.pl",
-        phone="+48600100200",
-    )
+    values = {
+        "name": "Małgorzata Wójcik",
+        "first_name": "Małgorzata",
+        "last_name": "Wójcik",
+        "is_company": False,
+        "street": "ul. Źródlana 3/5",
+        "post_code": "30-001",
+        "city": "Kraków",
+        "country": "PL",
+        "email": "gosia@example.pl",
+        "phone": "+48600100200",
+    }
     values.update(overrides)
     return Party(**values)
 
@@ -97,27 +97,27 @@ SELLER = Party(
 def make_doc(lines=None, **overrides) -> HubDocument:
     lines = tuple(lines or (make_line(),))
     totals = rate_totals(lines)
-    values = dict(
-        reference="IB-12-3456",
-        kind="invoice",
-        number="FV/7/05/2025",
-        issue_date=date(2025, 5, 14),
-        sell_date=date(2025, 5, 13),
-        payment_due=date(2025, 5, 28),
-        hide_payment_date=False,
-        payment_method="Przelew",
-        paid=False,
-        paid_date=None,
-        currency="PLN",
-        exchange_rate=None,
-        seller=SELLER,
-        buyer=company_buyer(),
-        lines=lines,
-        totals=totals,
-        total_net=sum((t.net for t in totals), Decimal(0)),
-        total_vat=sum((t.vat for t in totals), Decimal(0)),
-        total_gross=sum((t.gross for t in totals), Decimal(0)),
-    )
+    values = {
+        "reference": "IB-12-3456",
+        "kind": "invoice",
+        "number": "FV/7/05/2025",
+        "issue_date": date(2025, 5, 14),
+        "sell_date": date(2025, 5, 13),
+        "payment_due": date(2025, 5, 28),
+        "hide_payment_date": False,
+        "payment_method": "Przelew",
+        "paid": False,
+        "paid_date": None,
+        "currency": "PLN",
+        "exchange_rate": None,
+        "seller": SELLER,
+        "buyer": company_buyer(),
+        "lines": lines,
+        "totals": totals,
+        "total_net": sum((t.net for t in totals), Decimal(0)),
+        "total_vat": sum((t.vat for t in totals), Decimal(0)),
+        "total_gross": sum((t.gross for t in totals), Decimal(0)),
+    }
     values.update(overrides)
     return HubDocument(**values)
 

@@ -7,7 +7,7 @@ transport-error mapping is exercised against what `requests` really raises.
 import json
 import socket
 import traceback
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.utils import format_datetime
 
@@ -240,7 +240,7 @@ def test_429_is_transient_with_retry_after_in_seconds(api, adapter):
 
 
 def test_429_retry_after_as_an_http_date(api, adapter):
-    when = datetime.now(timezone.utc) + timedelta(seconds=120)
+    when = datetime.now(UTC) + timedelta(seconds=120)
     api.get(f"{BASE}/invoices/1.json", status=429, headers={"Retry-After": format_datetime(when, usegmt=True)})
     with pytest.raises(TransientError) as err:
         adapter.fetch_document("1")
@@ -306,6 +306,13 @@ def test_connection_refused_is_transient_even_for_a_post(log):
     assert [(entry.status, entry.error) for entry in log] == [(None, "TransientError")] * 2
 
 
+def test_a_malformed_api_address_is_a_configuration_error_not_an_unknown_outcome():
+    adapter = FakturowniaProvider({"api_token": TOKEN}, base_url="127.0.0.1:5050/fakturownia/acme")
+    with pytest.raises(ProviderError) as err:
+        adapter.create_document(make_doc(), settings())
+    assert type(err.value) is ProviderError and "adres API" in err.value.message
+
+
 def test_read_timeout_after_a_post_is_an_unknown_outcome_and_after_a_get_is_transient(log):
     # A listening socket that never answers: the request is sent, the response never comes.
     with socket.socket() as silent:
@@ -334,7 +341,7 @@ def test_find_by_hub_number_checks_our_reference(api, adapter):
 
 
 def test_find_pages_through_the_issue_date_window_when_the_number_does_not_match(api, adapter):
-    window = dict(period="more", date_from="2025-05-13", date_to="2025-05-15", per_page=100)
+    window = {"period": "more", "date_from": "2025-05-13", "date_to": "2025-05-15", "per_page": 100}
     api.get(f"{BASE}/invoices.json", match=[token_query(number="FV/7/05/2025", period="all")],
             json=[invoice_json(id=11, oid="SOMEONE-ELSE")])
     api.get(f"{BASE}/invoices.json", match=[token_query(page=1, **window)],
@@ -347,7 +354,7 @@ def test_find_pages_through_the_issue_date_window_when_the_number_does_not_match
 
 
 def test_find_without_a_hub_number_and_no_match_returns_none(api, adapter):
-    window = dict(period="more", date_from="2025-05-13", date_to="2025-05-15", per_page=100)
+    window = {"period": "more", "date_from": "2025-05-13", "date_to": "2025-05-15", "per_page": 100}
     api.get(f"{BASE}/invoices.json", match=[token_query(page=1, **window)],
             json=[invoice_json(id=5, oid="OTHER")])
     assert adapter.find_document(make_doc(number="")) is None

@@ -5,6 +5,9 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_hypothesis
+from hypothesis import strategies as st
 
 from providers.base import VAT_RATES, Problem
 from providers.fakturownia_mapping import build_invoice, default_payment_type, preflight
@@ -411,3 +414,24 @@ def test_problem_messages_are_polish_and_name_the_fix():
     doc = make_doc(buyer=company_buyer(tax_id=""), notes="x" * 300, currency="EUR")
     for problem in preflight(doc, settings()):
         assert any(word in problem.message for word in ("wpisz", "skróć", "podaj", "popraw", "uzupełnij"))
+
+
+@settings_hypothesis(max_examples=60, deadline=None)
+@given(st.lists(
+    st.tuples(
+        st.integers(min_value=1, max_value=50),  # quantity
+        st.integers(min_value=1, max_value=99_999),  # unit gross in grosze
+        st.sampled_from(["23", "8", "5", "0", "zw"]),
+    ),
+    min_size=1, max_size=12,
+))
+def test_per_rate_gross_sent_always_equals_the_hubs_rate_totals(raw_lines):
+    lines = [make_line(name=f"P{i}", quantity=str(q), unit_gross=str(Decimal(g) / 100), vat_rate=r)
+             for i, (q, g, r) in enumerate(raw_lines)]
+    doc = make_doc(lines=lines, exemption_basis="art. 43 ust. 1 pkt 37")
+    positions = build_invoice(doc, settings())["positions"]
+    sent: dict[str, Decimal] = {}
+    for position in positions:
+        sent[str(position["tax"])] = sent.get(str(position["tax"]), Decimal(0)) + Decimal(
+            position["total_price_gross"])
+    assert sent == {total.rate: total.gross for total in doc.totals}

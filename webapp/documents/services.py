@@ -116,7 +116,9 @@ def issue_document(order: Order, kind: str, *, series_id: int | None = None, use
 
 
 def _save_with_number(document: Document, series: Series, issue_date: date) -> Document:
-    document.period, document.sequence, document.number = allocate_number(series, issue_date)
+    # No autoflush: the new document (already linked to its order) must not be flushed unnumbered.
+    with db.session.no_autoflush:
+        document.period, document.sequence, document.number = allocate_number(series, issue_date)
     db.session.add(document)
     try:
         db.session.commit()

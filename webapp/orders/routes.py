@@ -70,7 +70,7 @@ def issue(order_id: int):
     except IssueRefused as refused:
         flash(refused.message, "error")
         return redirect(url_for("orders.card", order_id=order.id))
-    flash(f"Wystawiono {document.title.lower()} {document.number}.", "success")
+    flash(f"Wystawiono: {document.title} {document.number}.", "success")
     return redirect(url_for("documents.card", document_id=document.id))
 
 

@@ -1,0 +1,173 @@
+"""Fixtures: a fresh app per test on a real database (SQLite file by default, PostgreSQL when
+DATABASE_URL is set), schema made by the migrations once per run, rows wiped after each test."""
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from webapp import create_app
+from webapp.extensions import db
+from webapp.models import Merchant, Order, OrderItem, Series, User
+from webapp.settings.services import add_default_statuses
+
+PASSWORD = "correct horse 1"
+
+
+@pytest.fixture(scope="session")
+def instance_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("instance")
+
+
+@pytest.fixture(scope="session")
+def database_url(instance_dir) -> str:
+    return os.environ.get("DATABASE_URL") or f"sqlite:///{instance_dir / 'test.sqlite3'}"
+
+
+def _config(instance_dir: Path, database_url: str) -> dict:
+    return {
+        "TESTING": True,
+        "INSTANCE_PATH": str(instance_dir),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SECRET_KEY": "test-secret",
+    }
+
+
+@pytest.fixture(scope="session")
+def migrated(instance_dir, database_url):
+    """Apply the migrations once: the schema in tests is the one production gets."""
+    from flask_migrate import downgrade, upgrade
+
+    app = create_app(_config(instance_dir, database_url))
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            # Start from an empty schema whatever an earlier run left behind.
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        upgrade()
+    yield
+    with app.app_context():
+        downgrade(revision="base")
+        db.engine.dispose()
+
+
+def _wipe() -> None:
+    tables = [t for t in reversed(db.metadata.sorted_tables)]
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(table.delete())
+    db.session.commit()
+
+
+@pytest.fixture
+def app(migrated, instance_dir, database_url):
+    app = create_app(_config(instance_dir, database_url))
+    with app.app_context():
+        yield app
+        db.session.rollback()
+        _wipe()
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+# --- factories ------------------------------------------------------------------------------
+
+def gen_merchant(name: str = "Sklep Zażółć", email: str | None = None) -> User:
+    merchant = Merchant(name=name, company_name=f"{name} Sp. z o.o.", tax_id="5252248481", street="ul. Gęślowa 7",
+                        post_code="00-950", city="Warszawa", bank_account="PL61109010140000071219812874")
+    db.session.add(merchant)
+    db.session.flush()
+    user = User(merchant_id=merchant.id, email=email or f"{re.sub(r'[^a-z]', '', name.lower()) or 'm'}{merchant.id}@example.com")
+    user.set_password(PASSWORD)
+    db.session.add(user)
+    add_default_statuses(merchant.id)
+    db.session.add_all([
+        Series(merchant_id=merchant.id, name="Faktury", kind="invoice", format="FV/{nr}/{MM}/{YYYY}",
+               reset="monthly", is_default=True),
+        Series(merchant_id=merchant.id, name="Paragony", kind="receipt", format="PAR/{nr}/{YYYY}",
+               reset="yearly", is_default=True, hide_payment_date=True),
+        Series(merchant_id=merchant.id, name="Korekty", kind="correction", format="FK/{nr}/{YYYY}",
+               reset="yearly", is_default=True),
+    ])
+    db.session.commit()
+    return user
+
+
+def gen_order(merchant_id: int, items=None, **fields) -> Order:
+    defaults = dict(
+        source="Sklep A", shop_order_id=str(fields.pop("n", "")) or None, buyer_is_company=True,
+        buyer_name="Jan Kowalski", buyer_company_name="Łódzka Spółdzielnia Ćwiczeń", buyer_tax_id="7251801126",
+        buyer_street="ul. Piotrkowska 12", buyer_post_code="90-001", buyer_city="Łódź", buyer_country="PL",
+        buyer_email="jan@example.com", currency="PLN", payment_method="Przelew", paid=True,
+        ordered_at=datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc),
+    )
+    defaults.update(fields)
+    if not defaults["shop_order_id"]:
+        defaults["shop_order_id"] = f"A-{db.session.scalar(db.select(db.func.count(Order.id))) + 1}"
+    order = Order(merchant_id=merchant_id, **defaults)
+    for position, (name, quantity, price, rate) in enumerate(items or [
+        ("Kubek „Zażółć”", "2", "39.99", "23"), ("Książka", "1", "49.00", "5"), ("Wysyłka", "1", "14.99", "23"),
+    ]):
+        order.items.append(OrderItem(position=position, name=name, sku=f"SKU-{position}", quantity=Decimal(quantity),
+                                     unit_gross=Decimal(price), vat_rate=rate))
+    db.session.add(order)
+    db.session.commit()
+    return order
+
+
+@pytest.fixture
+def merchant_user(app) -> User:
+    return gen_merchant()
+
+
+@pytest.fixture
+def other_user(app) -> User:
+    return gen_merchant("Inny Sklep", email="inny@example.com")
+
+
+class Browser:
+    """A logged-in test client that posts forms with the CSRF token, as a browser does."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def csrf_token(self) -> str:
+        page = self.client.get("/login" if not self._logged_in else "/settings/")
+        match = re.search(r'name="csrf-token" content="([^"]+)"', page.get_data(as_text=True))
+        assert match, "no csrf meta tag"
+        return match.group(1)
+
+    _logged_in = False
+
+    def login(self, email: str, password: str = PASSWORD):
+        response = self.client.post("/login", data={"email": email, "password": password,
+                                                     "csrf_token": self.csrf_token()})
+        self._logged_in = response.status_code == 302
+        return response
+
+    def get(self, url, **kwargs):
+        return self.client.get(url, **kwargs)
+
+    def post(self, url, data=None, **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf_token())
+        return self.client.post(url, data=data, **kwargs)
+
+
+@pytest.fixture
+def browser(client, merchant_user) -> Browser:
+    b = Browser(client)
+    assert b.login(merchant_user.email).status_code == 302
+    return b

@@ -1,0 +1,107 @@
+"""Access control over the whole app, generated from app.url_map: a new route that is not in
+ROUTE_SAMPLES fails test_every_route_is_in_the_matrix, so it cannot be forgotten."""
+import pytest
+
+from tests.conftest import Browser, gen_order
+from webapp.documents.services import issue_document
+from webapp.extensions import db
+from webapp.models import ApiToken, OrderStatus, Series
+
+PUBLIC = {"static", "auth.login"}
+# endpoint -> (kind of object its id refers to, or None)
+ROUTE_SAMPLES = {
+    "main.dashboard": None,
+    "auth.logout": None,
+    "orders.index": None, "orders.new": None, "orders.import_csv": None, "orders.csv_template": None,
+    "orders.bulk_issue": None,
+    "orders.card": "order", "orders.issue": "order", "orders.set_status": "order",
+    "documents.index": None,
+    "documents.card": "document", "documents.print_view": "document", "documents.pdf": "document",
+    "documents.correct": "document",
+    "settings.merchant": None, "settings.statuses": None, "settings.series_list": None,
+    "settings.series_edit": "series", "settings.api_tokens": None,
+    "settings.delete_status_view": "status", "settings.revoke_token": "token",
+    "api.create_order_endpoint": None, "api.get_order_endpoint": "order",
+}
+ID_ARGS = {"order": "order_id", "document": "document_id", "series": "series_id", "status": "status_id",
+           "token": "token_id"}
+
+
+def _rules(app):
+    return [r for r in app.url_map.iter_rules() if r.endpoint not in PUBLIC]
+
+
+def test_every_route_is_in_the_matrix(app):
+    missing = {r.endpoint for r in _rules(app)} - set(ROUTE_SAMPLES)
+    assert not missing, f"add these endpoints to ROUTE_SAMPLES: {sorted(missing)}"
+
+
+def _url(rule, object_id=1):
+    values = {arg: object_id for arg in rule.arguments}
+    return rule.build(values, append_unknown=False)[1]
+
+
+def _methods(rule):
+    return sorted(rule.methods - {"HEAD", "OPTIONS"})
+
+
+def test_anonymous_is_sent_to_login_or_gets_401(app, client):
+    for rule in _rules(app):
+        for method in _methods(rule):
+            response = client.open(_url(rule), method=method)
+            if rule.endpoint.startswith("api."):
+                assert response.status_code == 401, rule
+                assert response.is_json
+            elif method == "GET":
+                assert response.status_code == 302 and "/login" in response.location, rule
+            else:
+                # Unsafe methods are refused before anything runs: CSRF first, then login.
+                assert response.status_code in (302, 400), (rule, response.status_code)
+
+
+@pytest.fixture
+def foreign_objects(other_user):
+    """One object of each kind owned by the other merchant."""
+    order = gen_order(other_user.merchant_id)
+    document = issue_document(order, "invoice")
+    series = db.session.scalar(db.select(Series).where(Series.merchant_id == other_user.merchant_id))
+    status = db.session.scalar(db.select(OrderStatus).where(OrderStatus.merchant_id == other_user.merchant_id))
+    token = ApiToken(merchant_id=other_user.merchant_id, name="x", token_hash="0" * 64, hint="ib_x")
+    db.session.add(token)
+    db.session.commit()
+    return {"order": order.id, "document": document.id, "series": series.id, "status": status.id, "token": token.id}
+
+
+def test_another_merchants_ids_answer_404(app, browser, foreign_objects):
+    checked = 0
+    for rule in _rules(app):
+        kind = ROUTE_SAMPLES[rule.endpoint]
+        if kind is None or "<" not in rule.rule or rule.endpoint.startswith("api."):
+            continue
+        url = _url(rule, foreign_objects[kind])
+        for method in _methods(rule):
+            response = browser.post(url) if method == "POST" else browser.get(url)
+            assert response.status_code == 404, (rule.endpoint, method, response.status_code)
+            checked += 1
+    assert checked >= 12
+
+
+def test_unsafe_methods_without_csrf_token_are_refused(app, browser, merchant_user):
+    order = gen_order(merchant_user.merchant_id)
+    for rule in _rules(app):
+        if "POST" not in rule.methods or rule.endpoint.startswith("api."):
+            continue
+        response = browser.client.post(_url(rule, order.id), data={"kind": "invoice"})
+        assert response.status_code == 400, rule.endpoint
+    assert order.documents == []
+
+
+def test_api_token_reads_only_its_merchants_orders(app, client, merchant_user, other_user):
+    from webapp.settings.services import create_api_token
+
+    foreign = gen_order(other_user.merchant_id)
+    own = gen_order(merchant_user.merchant_id)
+    token = create_api_token(merchant_user.merchant_id, "shop")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get(f"/api/v1/orders/{own.id}", headers=headers).status_code == 200
+    assert client.get(f"/api/v1/orders/{foreign.id}", headers=headers).status_code == 404
