@@ -21,7 +21,7 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from .fakturownia_invoices import (
     BLANK, INVALID, KSEF_KINDS, NOT_IN_LIST, STATUSES, TAKEN, Catalog, Errors, build_invoice,
-    counter_period, render_number, truthy,
+    counter_period, normalise_tax, render_number, truthy,
 )
 from .money import money_str, parse_decimal, quantity_str
 from .pdf import PdfDocument, PdfLine, render_pdf
@@ -62,6 +62,11 @@ PRODUCTS = (
     ("SKU-003", "Książka „Zażółć gęślą jaźń”", "49.00", "5", "40"),
     ("SKU-004", "Świeca sojowa — las", "35.00", "23", "60"),
 )
+#: the fields a reader looks for first come first in a response
+LEADING_KEYS = ("id", "kind", "number", "status", "issue_date", "sell_date", "payment_to", "payment_to_kind",
+                "payment_type", "price_net", "price_tax", "price_gross", "currency", "paid", "paid_date", "oid",
+                "token", "buyer_name", "buyer_tax_no", "buyer_company", "seller_name", "seller_tax_no",
+                "client_id", "department_id", "warehouse_id", "gov_status", "gov_id")
 TITLES = {"vat": "Faktura VAT", "receipt": "Paragon", "correction": "Faktura korygująca",
           "proforma": "Faktura pro forma", "bill": "Rachunek", "advance": "Faktura zaliczkowa",
           "final": "Faktura końcowa", "vat_margin": "Faktura VAT marża", "estimate": "Zamówienie"}
@@ -173,7 +178,9 @@ class FakturowniaEmulator(EmulatedService):
     def render_invoice(self, doc: dict, prefix: str, *, positions: bool = True,
                        correction_full: bool = False) -> dict:
         base = self._base_url(prefix)
-        out = {key: value for key, value in doc.items() if not key.startswith("_") and key != "positions"}
+        out = {key: doc[key] for key in LEADING_KEYS if key in doc}
+        out.update((key, value) for key, value in doc.items()
+                   if key not in out and not key.startswith("_") and key != "positions")
         out["view_url"] = f"{base}/invoice/{doc['token']}"
         link = f"{base}/ksef/{doc['gov_id']}" if doc.get("gov_id") else None
         out["gov_verification_link"] = link
@@ -265,8 +272,7 @@ class FakturowniaEmulator(EmulatedService):
             number, pattern, counter = draft.requested_number, None, None
         else:
             number, pattern, counter = self._next_number(tx, prefix, fields)
-        self._resolve_client(tx, prefix, fields, force_new=draft.fields["client_id"] is None
-                             and str(_raw_client_id(draft)) == "-1")
+        self._resolve_client(tx, prefix, draft)
         now = _now()
         gov_status = _initial_gov_status(fields["kind"], options, send_to_ksef)
         doc = {
@@ -278,7 +284,7 @@ class FakturowniaEmulator(EmulatedService):
             "gov_status": gov_status, "gov_id": None, "gov_send_date": None,
             "gov_error_messages": _flat_messages(draft.gov_problems) or None,
             "positions": self._number_positions(tx, invoice_id, draft.positions, {}),
-            "_input": {key: value for key, value in _input_of(draft).items()},
+            "_input": draft.raw_header,
             "_rate_totals": draft.rate_totals, "_gov_problems": draft.gov_problems,
             "_ksef_reads": 0, "_emails": [], "_account": prefix, "_stock_moves": [],
         }
@@ -313,27 +319,31 @@ class FakturowniaEmulator(EmulatedService):
             numbered.append({"id": position_id, "invoice_id": invoice_id, **position})
         return numbered
 
-    def _resolve_client(self, tx: Transaction, prefix: str, fields: dict, force_new: bool) -> None:
-        """Find the buyer's client card (by NIP, else name + e-mail) or create one, like the service does."""
+    def _resolve_client(self, tx: Transaction, prefix: str, draft) -> None:
+        """Link the buyer's client card, like the service: match by NIP, else by name + e-mail,
+        else create one; ``buyer_override`` with ``client_id`` rewrites the card."""
+        fields = draft.fields
+        card = {"name": fields["buyer_name"], "tax_no": fields["buyer_tax_no"], "street": fields["buyer_street"],
+                "post_code": fields["buyer_post_code"], "city": fields["buyer_city"],
+                "country": fields["buyer_country"], "email": fields["buyer_email"],
+                "phone": fields["buyer_phone"], "company": fields["buyer_company"] is not False,
+                "first_name": fields["buyer_first_name"], "last_name": fields["buyer_last_name"]}
+        key = _client_key(fields["buyer_tax_no"], fields["buyer_name"], fields["buyer_email"])
         if fields["client_id"]:
-            if fields.get("_buyer_override"):
-                pass
+            client = tx.get(self.name, prefix, "clients", fields["client_id"])
+            if draft.buyer_override and client is not None:
+                client.update({name: value for name, value in card.items() if value is not None})
+                tx.update(self.name, prefix, "clients", client["id"], client, ref=key)
             return
         if not fields["buyer_name"]:
-            return
-        key = _client_key(fields["buyer_tax_no"], fields["buyer_name"], fields["buyer_email"])
-        matches = [] if force_new else tx.select(self.name, prefix, "clients", ref=key)
+            return  # e.g. a receipt without a buyer
+        matches = [] if draft.new_client else tx.select(self.name, prefix, "clients", ref=key)
         if matches:
             fields["client_id"] = matches[0]["id"]
             return
         client_id = tx.next_value(self.name, "*", "clients", start=700001)
-        tx.insert(self.name, prefix, "clients", client_id, {
-            "id": client_id, "name": fields["buyer_name"], "tax_no": fields["buyer_tax_no"],
-            "street": fields["buyer_street"], "post_code": fields["buyer_post_code"],
-            "city": fields["buyer_city"], "country": fields["buyer_country"], "email": fields["buyer_email"],
-            "phone": fields["buyer_phone"], "company": fields["buyer_company"] is not False,
-            "first_name": fields["buyer_first_name"], "last_name": fields["buyer_last_name"],
-            "external_id": None, "shortcut": fields["buyer_name"][:30]}, ref=key)
+        tx.insert(self.name, prefix, "clients", client_id,
+                  {"id": client_id, **card, "external_id": None, "shortcut": fields["buyer_name"][:30]}, ref=key)
         fields["client_id"] = client_id
 
     def _move_stock(self, tx: Transaction, prefix: str, moves, warehouse_id: int | None,
@@ -419,12 +429,12 @@ class FakturowniaEmulator(EmulatedService):
             self._move_stock(tx, prefix, doc["_stock_moves"], None, undo=True)
             kept = {position["id"] for position in doc["positions"]}
             fields = draft.fields
-            self._resolve_client(tx, prefix, fields, force_new=False)
+            self._resolve_client(tx, prefix, draft)
             doc.update(fields)
             if draft.requested_number:
                 doc["number"] = draft.requested_number
             doc["positions"] = self._number_positions(tx, invoice_id, draft.positions, kept)
-            doc["_input"] = _input_of(draft, doc["_input"])
+            doc["_input"] = draft.raw_header
             doc["_rate_totals"], doc["_gov_problems"] = draft.rate_totals, draft.gov_problems
             doc["_stock_moves"] = self._move_stock(tx, prefix, draft.stock_moves, fields["warehouse_id"])
             doc["updated_at"] = _now()
@@ -592,7 +602,6 @@ class FakturowniaEmulator(EmulatedService):
         if not str(product.get("name") or "").strip():
             errors.add("name", BLANK)
         tax = product.get("tax", "23")
-        from .fakturownia_invoices import normalise_tax
         if normalise_tax(tax) is None:
             errors.add("tax", NOT_IN_LIST)
         try:
@@ -688,19 +697,6 @@ def _client_key(tax_no, name, email) -> str:
     if digits:
         return f"tax:{digits}"
     return f"name:{(name or '').strip().lower()}|{(email or '').strip().lower()}"
-
-
-def _raw_client_id(draft) -> str:
-    return str(draft.positions and "" or "")
-
-
-def _input_of(draft, previous: dict | None = None) -> dict:
-    """The header attributes as sent, kept so a later PUT can re-apply them."""
-    return draft.fields.get("_raw_input", previous or {}) if False else _header_input(draft, previous)
-
-
-def _header_input(draft, previous: dict | None) -> dict:
-    return draft.raw_header if hasattr(draft, "raw_header") else (previous or {})
 
 
 def _initial_gov_status(kind: str, options: dict, send_requested: bool) -> str | None:
@@ -810,7 +806,7 @@ def _in_period(value: str | None, period: str, args) -> bool:
     if period == "last_30_days":
         return today - timedelta(days=30) <= day <= today
     if period == "last_12_months":
-        return today.replace(year=today.year - 1) if False else today - timedelta(days=365) <= day <= today
+        return today - timedelta(days=365) <= day <= today
     if period == "this_year":
         return day.year == today.year
     if period == "last_year":

@@ -127,6 +127,9 @@ class Draft:
     stock_moves: list[tuple[int, Decimal]]  # (product_id, quantity change)
     gov_problems: dict[str, list[str]]
     errors: Errors
+    raw_header: dict  # invoice attributes as sent (merged over the stored ones on update)
+    new_client: bool  # client_id -1: always create a new client card
+    buyer_override: bool  # with client_id: update the client card from the buyer_* fields
 
 
 # ---------------------------------------------------------------------------
@@ -520,6 +523,9 @@ def build_invoice(payload: dict, catalog: Catalog, today: date, options: dict,
         stock_moves=stock_moves if moves_stock else [],
         gov_problems=_gov_problems(fields) if kind in KSEF_KINDS else {},
         errors=errors,
+        raw_header=raw,
+        new_client=_text(payload.get("client_id")) == "-1",
+        buyer_override=truthy(raw.get("buyer_override", False)),
     )
 
 

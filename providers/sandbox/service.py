@@ -77,13 +77,15 @@ class EmulatedService:
     def seed_account(self, tx: Transaction, account: Account) -> None:
         """Create the starting data of a new account (departments, products, ...)."""
 
-    def render_document(self, record: dict, account: str) -> dict:
-        """A stored document as the service's API would return it (for inspection)."""
-        return record
+    def check_account_options(self, options: dict) -> str | None:
+        """Why these per-account options are not acceptable, or None."""
+        return None if not options else "this service takes no account options"
 
-    def matches(self, record: dict, filters: dict) -> bool:
-        """Whether a stored document passes the inspection filters (e.g. ``oid``)."""
-        return True
+    def inspect_documents(self, account: str | None, args) -> list[dict]:
+        """Stored documents for ``GET /_sandbox/<service>/documents`` (``account=None``: all accounts),
+        rendered as the service's API would return them. Must not change any state."""
+        with self.runtime.store.transaction() as tx:
+            return tx.select(self.name, account, self.document_collection)
 
     # -- error bodies (override to mimic the service) -------------------
     def unauthorized(self) -> Response:
@@ -128,7 +130,8 @@ class EmulatedService:
         blueprint.before_request(self._guard_before)
         blueprint.after_request(self._guard_after)
         blueprint.teardown_request(self._guard_teardown)
-        app.register_blueprint(blueprint, url_prefix=f"/{self.name}")
+        # The blueprint's own prefix (e.g. "/<prefix>" for an account subdomain) goes under /<name>.
+        app.register_blueprint(blueprint, url_prefix=f"/{self.name}{blueprint.url_prefix or ''}")
 
     def _guard_before(self) -> Response | None:
         runtime = self.runtime
