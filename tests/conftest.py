@@ -35,6 +35,13 @@ def _config(instance_dir: Path, database_url: str) -> dict:
         "INSTANCE_PATH": str(instance_dir),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SECRET_KEY": "test-secret",
+        # Pipeline timings shrunk so retries and reconciliation run within a test.
+        "EXPORT_BACKOFF_BASE": 0.05,
+        "EXPORT_BACKOFF_CAP": 0.2,
+        "EXPORT_IN_DOUBT_GRACE": 0.3,
+        "EXPORT_SEND_LEASE": 1,
+        "SWEEPER_SETTLE_SECONDS": 0,
+        "PROVIDER_TIMEOUT": (2, 2),
     }
 
 
@@ -75,6 +82,49 @@ def app(migrated, instance_dir, database_url):
         db.session.rollback()
         _wipe()
         db.session.remove()
+        if "redis" in app.extensions:
+            app.extensions["redis"].flushdb()
+
+
+@pytest.fixture(scope="session")
+def sandbox_url(tmp_path_factory):
+    """The provider sandboxes as a real HTTP server for the whole run."""
+    from tests.sandbox_server import running_sandbox
+
+    with running_sandbox(tmp_path_factory.mktemp("sandbox") / "sandbox.sqlite3") as url:
+        yield url
+
+
+def run_jobs(app, max_seconds: float = 15.0) -> None:
+    """Run queued jobs in-process (SimpleWorker, burst) until nothing is queued or scheduled,
+    moving scheduled retries onto their queues when they fall due."""
+    import time
+
+    from rq import Queue, SimpleWorker
+    from rq.registry import ScheduledJobRegistry
+
+    from webapp.redis_conn import get_redis
+
+    conn = get_redis(app)
+    names = ("exports", "fetch", "default")
+    queues = [Queue(name, connection=conn) for name in names]
+    deadline = time.monotonic() + max_seconds
+    while time.monotonic() < deadline:
+        SimpleWorker(queues, connection=conn).work(burst=True, logging_level="WARNING")
+        db.session.remove()
+        scheduled = [(q, ScheduledJobRegistry(queue=q)) for q in queues]
+        pending = [(q, r) for q, r in scheduled if r.count]
+        rate_limited = sum(conn.zcard(k) for k in conn.scan_iter("rq:rl:*:rate_limited"))
+        if not pending and not rate_limited and not any(q.count for q in queues):
+            return
+        time.sleep(0.05)
+        for queue, registry in pending:
+            for job_id in registry.get_jobs_to_schedule(time.time()):
+                job = queue.fetch_job(job_id)
+                registry.remove(job_id)
+                if job is not None:
+                    queue.enqueue_job(job)
+    raise AssertionError("jobs did not drain in time")
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT = 10.0
@@ -37,8 +37,17 @@ def running_sandbox(db_path: str | os.PathLike, *, quiet: bool = True) -> Iterat
     db_path.parent.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log_path = db_path.with_name(db_path.name + ".log")
-    command = [sys.executable, "-m", "providers.sandbox", "--host", "127.0.0.1", "--port", str(port),
-               "--db", str(db_path)] + (["--quiet"] if quiet else [])
+    command = [
+        sys.executable,
+        "-m",
+        "providers.sandbox",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--db",
+        str(db_path),
+    ] + (["--quiet"] if quiet else [])
     with open(log_path, "ab") as log:
         process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
@@ -66,8 +75,9 @@ def _wait_until_healthy(process: subprocess.Popen, base_url: str, log_path: Path
         except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError):
             pass
         time.sleep(0.05)
-    raise RuntimeError(f"sandbox did not answer /_sandbox/health within {STARTUP_TIMEOUT:.0f} s:\n"
-                       f"{_tail(log_path)}")
+    raise RuntimeError(
+        f"sandbox did not answer /_sandbox/health within {STARTUP_TIMEOUT:.0f} s:\n{_tail(log_path)}"
+    )
 
 
 def _tail(path: Path, lines: int = 30) -> str:

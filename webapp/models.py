@@ -331,3 +331,91 @@ db.Index(
     postgresql_where=Document.kind != "correction",
     sqlite_where=Document.kind != "correction",
 )
+
+
+EXPORT_STATES = ("queued", "sending", "sent", "fetched", "rejected", "retrying", "in_doubt")
+FINAL_STATES = ("fetched", "rejected")
+
+
+class Integration(db.Model):
+    """One accounting-service account of a merchant, with its export settings."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchant.id"), index=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(100))
+    credentials_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    base_url: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    numbering: Mapped[str] = mapped_column(String(10), default="service")
+    auto_export: Mapped[bool] = mapped_column(Boolean, default=True)
+    show_service_document: Mapped[bool] = mapped_column(Boolean, default=True)
+    send_sku: Mapped[bool] = mapped_column(Boolean, default=False)
+    options: Mapped[dict] = mapped_column(JSON, default=dict)
+    series_links: Mapped[dict] = mapped_column(JSON, default=dict)  # hub series id (str) -> service id | None
+    payment_links: Mapped[dict] = mapped_column(JSON, default=dict)  # shop payment name -> service code
+    max_concurrency: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rate_requests: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rate_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    health: Mapped[str] = mapped_column(String(20), default="connected")
+    health_message: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+
+class Export(db.Model):
+    """The outbox row of one document: written in the transaction that issues the document,
+    claimed with a compare-and-set before any request to the service."""
+
+    __table_args__ = (UniqueConstraint("document_id", name="uq_export_document"),)  # one owner per document
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchant.id"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("document.id"))
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integration.id"), index=True)
+    state: Mapped[str] = mapped_column(String(10), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    trigger: Mapped[str] = mapped_column(String(100), default="")
+    claimed_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    field_errors: Mapped[dict] = mapped_column(JSON, default=dict)
+    remote_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    remote_number: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    remote_status: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    remote_view_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    remote_pdf_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    ksef_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    ksef_number: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    ksef_link: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    ksef_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    totals_mismatch: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow, onupdate=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+    fetched_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+
+    document: Mapped[Document] = relationship(backref=db.backref("export", uselist=False))
+    integration: Mapped[Integration] = relationship()
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in FINAL_STATES
+
+
+class JournalEntry(db.Model):
+    """One attempt at the service, readable by the merchant. Never holds a secret."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchant.id"), index=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integration.id"), index=True)
+    export_id: Mapped[int | None] = mapped_column(ForeignKey("export.id"), index=True, nullable=True)
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("document.id"), nullable=True)
+    trigger: Mapped[str] = mapped_column(String(100), default="")
+    action: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    request_summary: Mapped[str] = mapped_column(Text, default="")
+    outcome: Mapped[str] = mapped_column(String(20))
+    message: Mapped[str] = mapped_column(Text, default="")
+    next_step: Mapped[str] = mapped_column(String(300), default="")

@@ -11,8 +11,9 @@ from .app import DEFAULT_DB, create_sandbox_app
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m providers.sandbox",
-                                     description="Local emulators of the accounting services.")
+    parser = argparse.ArgumentParser(
+        prog="python -m providers.sandbox", description="Local emulators of the accounting services."
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5050)
     parser.add_argument("--db", default=str(DEFAULT_DB), help="SQLite state file (created if missing)")

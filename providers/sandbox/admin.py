@@ -1,15 +1,15 @@
 """The sandbox's own control API under ``/_sandbox`` (never part of an emulated service).
 
-    GET    /_sandbox/health                       -> {"status": "ok"}
-    GET    /_sandbox/stats                        -> counters per service and account
-    DELETE /_sandbox/stats                        -> counters back to zero
-    POST   /_sandbox/reset                        -> wipe everything, keep the demo accounts
-    GET    /_sandbox/<service>/accounts           -> {"accounts": [...]}
-    POST   /_sandbox/<service>/accounts           {"prefix", "api_token", "options"?} -> 201 (200 if it existed)
-    GET    /_sandbox/<service>/faults             -> {"faults": [...]}
-    PUT    /_sandbox/<service>/faults             {"account": null|"acme", ...settings} -> 200
-    DELETE /_sandbox/<service>/faults[?account=]  -> 200
-    GET    /_sandbox/<service>/documents?account=&oid=&number=&kind= -> {"count", "documents"}
+GET    /_sandbox/health                       -> {"status": "ok"}
+GET    /_sandbox/stats                        -> counters per service and account
+DELETE /_sandbox/stats                        -> counters back to zero
+POST   /_sandbox/reset                        -> wipe everything, keep the demo accounts
+GET    /_sandbox/<service>/accounts           -> {"accounts": [...]}
+POST   /_sandbox/<service>/accounts           {"prefix", "api_token", "options"?} -> 201 (200 if it existed)
+GET    /_sandbox/<service>/faults             -> {"faults": [...]}
+PUT    /_sandbox/<service>/faults             {"account": null|"acme", ...settings} -> 200
+DELETE /_sandbox/<service>/faults[?account=]  -> 200
+GET    /_sandbox/<service>/documents?account=&oid=&number=&kind= -> {"count", "documents"}
 """
 
 from __future__ import annotations
@@ -42,17 +42,19 @@ def _error(message: str, status: int):
 
 @admin.get("/health")
 def health():
-    return jsonify({"status": "ok", "services": sorted(_runtime().services)})
+    return jsonify({"status": "ok"})
 
 
 @admin.get("/stats")
 def stats():
     snapshot = _runtime().stats.snapshot()
     # Documents currently held, read from the store so they survive a restart.
-    with _runtime().store.transaction() as tx:
+    with _runtime().store.transaction(write=False) as tx:
         for name, service in _runtime().services.items():
             held = tx.count_by_account(name, service.document_collection)
-            block = snapshot["services"].setdefault(name, {"totals": AccountStats().as_dict(), "accounts": {}})
+            block = snapshot["services"].setdefault(
+                name, {"totals": AccountStats().as_dict(), "accounts": {}}
+            )
             block["documents_held"] = held
     return jsonify(snapshot)
 
@@ -74,7 +76,7 @@ def list_accounts(service_name: str):
     service = _service(service_name)
     if service is None:
         return _error(f"unknown service {service_name!r}", 404)
-    with _runtime().store.transaction() as tx:
+    with _runtime().store.transaction(write=False) as tx:
         accounts = tx.list_accounts(service.name)
     return jsonify({"accounts": [account.as_dict() for account in accounts]})
 

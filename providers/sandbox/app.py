@@ -30,7 +30,9 @@ def create_sandbox_app(db_path: str | os.PathLike | None = None) -> Flask:
     app = Flask(__name__)
     app.json.ensure_ascii = False  # Polish letters stay readable in bodies
     app.json.sort_keys = False  # keep fields in the order the service would send them
-    runtime = SandboxRuntime(Store(db_path or os.environ.get("SANDBOX_DB") or DEFAULT_DB), FaultBook(), Stats())
+    runtime = SandboxRuntime(
+        Store(db_path or os.environ.get("SANDBOX_DB") or DEFAULT_DB), FaultBook(), Stats()
+    )
     app.extensions["sandbox"] = runtime
     for emulator_class in EMULATORS:
         emulator = emulator_class(runtime)

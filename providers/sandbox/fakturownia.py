@@ -20,8 +20,19 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, g, jsonify, request
 
 from .fakturownia_invoices import (
-    BLANK, INVALID, KSEF_KINDS, NOT_IN_LIST, STATUSES, TAKEN, Catalog, Errors, build_invoice,
-    counter_period, normalise_tax, render_number, truthy,
+    BLANK,
+    INVALID,
+    KSEF_KINDS,
+    NOT_IN_LIST,
+    STATUSES,
+    TAKEN,
+    Catalog,
+    Errors,
+    build_invoice,
+    counter_period,
+    normalise_tax,
+    render_number,
+    truthy,
 )
 from .money import money_str, parse_decimal, quantity_str
 from .pdf import PdfDocument, PdfLine, render_pdf
@@ -31,30 +42,57 @@ from .store import Account, Transaction
 WARSAW = ZoneInfo("Europe/Warsaw")
 UNAUTHORIZED_MESSAGE = "You must be logged in to gain access to the site"
 PER_PAGE_DEFAULT, PER_PAGE_MAX = 25, 100
-PERIODS = ("last_12_months", "this_month", "last_30_days", "last_month", "this_year", "last_year", "all",
-           "more")
-ORDER_KEYS = ("id", "number", "updated_at", "created_at", "issue_date", "sell_date", "paid_date", "oid",
-              "price_gross", "buyer_name", "kind", "status")
+PERIODS = (
+    "last_12_months",
+    "this_month",
+    "last_30_days",
+    "last_month",
+    "this_year",
+    "last_year",
+    "all",
+    "more",
+)
+ORDER_KEYS = (
+    "id",
+    "number",
+    "updated_at",
+    "created_at",
+    "issue_date",
+    "sell_date",
+    "paid_date",
+    "oid",
+    "price_gross",
+    "buyer_name",
+    "kind",
+    "status",
+)
 
 #: per-account settings an admin may pass when creating a sandbox account
 DEFAULT_OPTIONS = {
-    "company_name": None,          # seller name on documents; default "Sandbox <prefix> sp. z o.o."
-    "tax_no": "5252344078",        # seller NIP
-    "ksef": "auto",                # auto: every KSeF kind is sent; on_request: only with gov_save_and_send; off
-    "ksef_delay_reads": 0,         # GETs after creation that still show gov_status "processing"
-    "ksef_outcome": "ok",          # "ok" or "send_error" (force KSeF to refuse)
+    "company_name": None,  # seller name on documents; default "Sandbox <prefix> sp. z o.o."
+    "tax_no": "5252344078",  # seller NIP
+    "ksef": "auto",  # auto: every KSeF kind is sent; on_request: only with gov_save_and_send; off
+    "ksef_delay_reads": 0,  # GETs after creation that still show gov_status "processing"
+    "ksef_outcome": "ok",  # "ok" or "send_error" (force KSeF to refuse)
     "validate_invoices_for_gov": False,  # True: KSeF problems are a 422 instead of gov_error_messages
     "list_default_period": "all",  # period used by GET /invoices.json when none is given (not documented)
 }
-OPTION_CHOICES = {"ksef": ("auto", "on_request", "off"), "ksef_outcome": ("ok", "send_error"),
-                  "list_default_period": PERIODS}
+OPTION_CHOICES = {
+    "ksef": ("auto", "on_request", "off"),
+    "ksef_outcome": ("ok", "send_error"),
+    "list_default_period": PERIODS,
+}
 
 DEPARTMENTS = (
     {"name": "Sklep internetowy", "shortcut": "SKLEP", "main": True, "pattern_prefix": ""},
     {"name": "Hurtownia", "shortcut": "HURT", "main": False, "pattern_prefix": "H/"},
 )
-BASE_PATTERNS = {"vat": "nr-m/mm/yyyy", "proforma": "Pnr-m/mm/yyyy", "receipt": "PAR nr-m/mm/yyyy",
-                 "correction": "FK nr-m/mm/yyyy"}
+BASE_PATTERNS = {
+    "vat": "nr-m/mm/yyyy",
+    "proforma": "Pnr-m/mm/yyyy",
+    "receipt": "PAR nr-m/mm/yyyy",
+    "correction": "FK nr-m/mm/yyyy",
+}
 CATEGORIES = ("Sprzedaż detaliczna", "Sprzedaż hurtowa")
 PRODUCTS = (
     ("SKU-001", "Kubek ceramiczny 330 ml", "29.99", "23", "100"),
@@ -63,13 +101,46 @@ PRODUCTS = (
     ("SKU-004", "Świeca sojowa — las", "35.00", "23", "60"),
 )
 #: the fields a reader looks for first come first in a response
-LEADING_KEYS = ("id", "kind", "number", "status", "issue_date", "sell_date", "payment_to", "payment_to_kind",
-                "payment_type", "price_net", "price_tax", "price_gross", "currency", "paid", "paid_date", "oid",
-                "token", "buyer_name", "buyer_tax_no", "buyer_company", "seller_name", "seller_tax_no",
-                "client_id", "department_id", "warehouse_id", "gov_status", "gov_id")
-TITLES = {"vat": "Faktura VAT", "receipt": "Paragon", "correction": "Faktura korygująca",
-          "proforma": "Faktura pro forma", "bill": "Rachunek", "advance": "Faktura zaliczkowa",
-          "final": "Faktura końcowa", "vat_margin": "Faktura VAT marża", "estimate": "Zamówienie"}
+LEADING_KEYS = (
+    "id",
+    "kind",
+    "number",
+    "status",
+    "issue_date",
+    "sell_date",
+    "payment_to",
+    "payment_to_kind",
+    "payment_type",
+    "price_net",
+    "price_tax",
+    "price_gross",
+    "currency",
+    "paid",
+    "paid_date",
+    "oid",
+    "token",
+    "buyer_name",
+    "buyer_tax_no",
+    "buyer_company",
+    "seller_name",
+    "seller_tax_no",
+    "client_id",
+    "department_id",
+    "warehouse_id",
+    "gov_status",
+    "gov_id",
+)
+TITLES = {
+    "vat": "Faktura VAT",
+    "receipt": "Paragon",
+    "correction": "Faktura korygująca",
+    "proforma": "Faktura pro forma",
+    "bill": "Rachunek",
+    "advance": "Faktura zaliczkowa",
+    "final": "Faktura końcowa",
+    "vat_margin": "Faktura VAT marża",
+    "estimate": "Zamówienie",
+}
 
 
 class BadRequest(Exception):
@@ -81,24 +152,20 @@ class BadRequest(Exception):
 class FakturowniaEmulator(EmulatedService):
     name = "fakturownia"
     document_collection = "invoices"
-    public_endpoints = frozenset({"public_invoice", "public_invoice_pdf", "public_invoice_slug",
-                                  "ksef_verification"})
+    public_endpoints = frozenset(
+        {"public_invoice", "public_invoice_pdf", "public_invoice_slug", "ksef_verification"}
+    )
     demo_accounts = (("demo", "demo-fakturownia-token"),)
 
     # -- errors -------------------------------------------------------------
+    def error_response(self, message, status: int) -> Response:
+        return _json({"code": "error", "message": message}, status)
+
     def unauthorized(self) -> Response:
-        return _json({"code": "error", "message": UNAUTHORIZED_MESSAGE}, 401)
-
-    def not_found(self) -> Response:
-        return _json({"code": "error", "message": "Not found"}, 404)
-
-    def throttled(self, retry_after: float) -> Response:
-        response = super().throttled(retry_after)
-        response.set_data(_json({"code": "error", "message": "Too many requests"}, 429).get_data())
-        return response
+        return self.error_response(UNAUTHORIZED_MESSAGE, 401)
 
     def _invalid(self, errors: dict) -> Response:
-        return _json({"code": "error", "message": errors}, 422)
+        return self.error_response(errors, 422)
 
     # -- accounts -------------------------------------------------------------
     def check_account_options(self, options: dict) -> str | None:
@@ -115,28 +182,70 @@ class FakturowniaEmulator(EmulatedService):
         for spec in DEPARTMENTS:
             department_id = tx.next_value(self.name, "*", "departments", start=51)
             patterns = {kind: spec["pattern_prefix"] + pattern for kind, pattern in BASE_PATTERNS.items()}
-            tx.insert(self.name, account.prefix, "departments", department_id, {
-                "id": department_id, "name": spec["name"], "shortcut": spec["shortcut"],
-                "company_name": options["company_name"], "tax_no": options["tax_no"],
-                "street": "ul. Przykładowa 12/3", "post_code": "00-950", "city": "Warszawa", "country": "PL",
-                "email": f"biuro@{account.prefix}.example", "phone": "+48 22 000 00 00",
-                "bank": "Bank Testowy S.A.", "bank_account": "PL61 1090 1014 0000 0712 1981 2874",
-                "main": spec["main"], "_patterns": patterns, "_pattern_prefix": spec["pattern_prefix"]})
+            tx.insert(
+                self.name,
+                account.prefix,
+                "departments",
+                department_id,
+                {
+                    "id": department_id,
+                    "name": spec["name"],
+                    "shortcut": spec["shortcut"],
+                    "company_name": options["company_name"],
+                    "tax_no": options["tax_no"],
+                    "street": "ul. Przykładowa 12/3",
+                    "post_code": "00-950",
+                    "city": "Warszawa",
+                    "country": "PL",
+                    "email": f"biuro@{account.prefix}.example",
+                    "phone": "+48 22 000 00 00",
+                    "bank": "Bank Testowy S.A.",
+                    "bank_account": "PL61 1090 1014 0000 0712 1981 2874",
+                    "main": spec["main"],
+                    "_patterns": patterns,
+                    "_pattern_prefix": spec["pattern_prefix"],
+                },
+            )
         for name in CATEGORIES:
             category_id = tx.next_value(self.name, "*", "categories", start=21)
-            tx.insert(self.name, account.prefix, "categories", category_id,
-                      {"id": category_id, "name": name, "description": None})
+            tx.insert(
+                self.name,
+                account.prefix,
+                "categories",
+                category_id,
+                {"id": category_id, "name": name, "description": None},
+            )
         warehouse_id = tx.next_value(self.name, "*", "warehouses", start=11)
-        tx.insert(self.name, account.prefix, "warehouses", warehouse_id, {
-            "id": warehouse_id, "name": "Magazyn główny", "kind": "main", "description": "Magazyn sklepu"})
+        tx.insert(
+            self.name,
+            account.prefix,
+            "warehouses",
+            warehouse_id,
+            {"id": warehouse_id, "name": "Magazyn główny", "kind": "main", "description": "Magazyn sklepu"},
+        )
         for code, product_name, gross, tax, stock in PRODUCTS:
             product_id = tx.next_value(self.name, "*", "products", start=900001)
             net = money_str(Decimal(gross) / (1 + Decimal(tax) / 100))
-            tx.insert(self.name, account.prefix, "products", product_id, {
-                "id": product_id, "name": product_name, "code": code, "ean_code": None,
-                "price_net": net, "price_gross": gross, "tax": tax, "quantity_unit": "szt",
-                "limited": "1", "stock_level": quantity_str(Decimal(stock)),
-                "_stock": {str(warehouse_id): stock}}, ref=code)
+            tx.insert(
+                self.name,
+                account.prefix,
+                "products",
+                product_id,
+                {
+                    "id": product_id,
+                    "name": product_name,
+                    "code": code,
+                    "ean_code": None,
+                    "price_net": net,
+                    "price_gross": gross,
+                    "tax": tax,
+                    "quantity_unit": "szt",
+                    "limited": "1",
+                    "stock_level": quantity_str(Decimal(stock)),
+                    "_stock": {str(warehouse_id): stock},
+                },
+                ref=code,
+            )
 
     def _options(self, account: Account) -> dict:
         options = {**DEFAULT_OPTIONS, **account.options}
@@ -149,13 +258,14 @@ class FakturowniaEmulator(EmulatedService):
 
     def authenticate(self) -> Response | None:
         token = _request_token()
-        with self.runtime.store.transaction() as tx:
+        with self.runtime.store.transaction(write=False) as tx:
             account = tx.get_account(self.name, g.sandbox_account)
         if not token or account is None:
             return self.unauthorized()
         bare, _, token_prefix = token.partition("/")
         accepted = hmac.compare_digest(token, account.api_token) or (
-            token_prefix == account.prefix and hmac.compare_digest(bare, account.api_token))
+            token_prefix == account.prefix and hmac.compare_digest(bare, account.api_token)
+        )
         if not accepted:
             return self.unauthorized()
         g.account = account
@@ -166,21 +276,33 @@ class FakturowniaEmulator(EmulatedService):
 
     def _catalog(self, tx: Transaction, prefix: str) -> Catalog:
         def lookup(collection):
-            return lambda record_id: tx.get(self.name, prefix, collection, int(record_id)) if record_id else None
+            return lambda record_id: (
+                tx.get(self.name, prefix, collection, int(record_id)) if record_id else None
+            )
 
         departments = tx.select(self.name, prefix, "departments")
         main = next((d for d in departments if d.get("main")), departments[0] if departments else {})
-        return Catalog(product=lookup("products"), department=lookup("departments"),
-                       default_department=lambda: main, warehouse=lookup("warehouses"),
-                       category=lookup("categories"), client=lookup("clients"), invoice=lookup("invoices"))
+        return Catalog(
+            product=lookup("products"),
+            department=lookup("departments"),
+            default_department=lambda: main,
+            warehouse=lookup("warehouses"),
+            category=lookup("categories"),
+            client=lookup("clients"),
+            invoice=lookup("invoices"),
+        )
 
     # -- rendering ------------------------------------------------------------
-    def render_invoice(self, doc: dict, prefix: str, *, positions: bool = True,
-                       correction_full: bool = False) -> dict:
+    def render_invoice(
+        self, doc: dict, prefix: str, *, positions: bool = True, correction_full: bool = False
+    ) -> dict:
         base = self._base_url(prefix)
         out = {key: doc[key] for key in LEADING_KEYS if key in doc}
-        out.update((key, value) for key, value in doc.items()
-                   if key not in out and not key.startswith("_") and key != "positions")
+        out.update(
+            (key, value)
+            for key, value in doc.items()
+            if key not in out and not key.startswith("_") and key != "positions"
+        )
         out["view_url"] = f"{base}/invoice/{doc['token']}"
         link = f"{base}/ksef/{doc['gov_id']}" if doc.get("gov_id") else None
         out["gov_verification_link"] = link
@@ -191,18 +313,26 @@ class FakturowniaEmulator(EmulatedService):
 
     def render_document(self, record: dict, account: str) -> dict:
         rendered = self.render_invoice(record, account, correction_full=True)
-        rendered["_sandbox"] = {"account": account, "emails": record.get("_emails", []),
-                                "ksef_reads": record.get("_ksef_reads", 0),
-                                "stock_moves": record.get("_stock_moves", []),
-                                "rate_totals": record.get("_rate_totals", [])}
+        rendered["_sandbox"] = {
+            "account": account,
+            "emails": record.get("_emails", []),
+            "ksef_reads": record.get("_ksef_reads", 0),
+            "stock_moves": record.get("_stock_moves", []),
+            "rate_totals": record.get("_rate_totals", []),
+        }
         return rendered
 
     def inspect_documents(self, account: str | None, args) -> list[dict]:
-        with self.runtime.store.transaction() as tx:
-            records = tx.select(self.name, account, "invoices", ref=args.get("oid"), number=args.get("number"))
+        with self.runtime.store.transaction(write=False) as tx:
+            records = tx.select(
+                self.name, account, "invoices", ref=args.get("oid"), number=args.get("number")
+            )
         kind = args.get("kind")
-        return [self.render_document(record, record["_account"]) for record in records
-                if kind is None or record["kind"] == kind]
+        return [
+            self.render_document(record, record["_account"])
+            for record in records
+            if kind is None or record["kind"] == kind
+        ]
 
     # -- blueprint ------------------------------------------------------------
     def build_blueprint(self) -> Blueprint:
@@ -214,7 +344,7 @@ class FakturowniaEmulator(EmulatedService):
 
         @bp.errorhandler(BadRequest)
         def bad_request(error: BadRequest):
-            return _json({"code": "error", "message": error.message}, 400)
+            return self.error_response(error.message, 400)
 
         @bp.errorhandler(404)
         def not_found(_error):
@@ -223,15 +353,25 @@ class FakturowniaEmulator(EmulatedService):
         bp.add_url_rule("/invoices.json", "create_invoice", self.create_invoice, methods=["POST"])
         bp.add_url_rule("/invoices.json", "list_invoices", self.list_invoices, methods=["GET"])
         bp.add_url_rule("/invoices/<int:invoice_id>.json", "get_invoice", self.get_invoice, methods=["GET"])
-        bp.add_url_rule("/invoices/<int:invoice_id>.json", "update_invoice", self.update_invoice,
-                        methods=["PUT", "PATCH"])
-        bp.add_url_rule("/invoices/<int:invoice_id>.json", "delete_invoice", self.delete_invoice,
-                        methods=["DELETE"])
+        bp.add_url_rule(
+            "/invoices/<int:invoice_id>.json", "update_invoice", self.update_invoice, methods=["PUT", "PATCH"]
+        )
+        bp.add_url_rule(
+            "/invoices/<int:invoice_id>.json", "delete_invoice", self.delete_invoice, methods=["DELETE"]
+        )
         bp.add_url_rule("/invoices/<int:invoice_id>.pdf", "invoice_pdf", self.invoice_pdf, methods=["GET"])
-        bp.add_url_rule("/invoices/<int:invoice_id>/change_status.json", "change_status", self.change_status,
-                        methods=["POST"])
-        bp.add_url_rule("/invoices/<int:invoice_id>/send_by_email.json", "send_by_email", self.send_by_email,
-                        methods=["POST"])
+        bp.add_url_rule(
+            "/invoices/<int:invoice_id>/change_status.json",
+            "change_status",
+            self.change_status,
+            methods=["POST"],
+        )
+        bp.add_url_rule(
+            "/invoices/<int:invoice_id>/send_by_email.json",
+            "send_by_email",
+            self.send_by_email,
+            methods=["POST"],
+        )
         bp.add_url_rule("/invoices/cancel.json", "cancel_invoice", self.cancel_invoice, methods=["POST"])
         bp.add_url_rule("/invoice/<token>", "public_invoice", self.public_invoice)
         bp.add_url_rule("/invoice/<token>.pdf", "public_invoice_pdf", self.public_invoice_pdf)
@@ -239,7 +379,9 @@ class FakturowniaEmulator(EmulatedService):
         bp.add_url_rule("/ksef/<gov_id>", "ksef_verification", self.ksef_verification)
         for collection in ("departments", "categories", "warehouses", "products", "clients"):
             bp.add_url_rule(f"/{collection}.json", f"list_{collection}", self._lister(collection))
-            bp.add_url_rule(f"/{collection}/<int:record_id>.json", f"get_{collection}", self._getter(collection))
+            bp.add_url_rule(
+                f"/{collection}/<int:record_id>.json", f"get_{collection}", self._getter(collection)
+            )
         bp.add_url_rule("/clients.json", "create_client", self.create_client, methods=["POST"])
         bp.add_url_rule("/products.json", "create_product", self.create_product, methods=["POST"])
         return bp
@@ -276,28 +418,52 @@ class FakturowniaEmulator(EmulatedService):
         now = _now()
         gov_status = _initial_gov_status(fields["kind"], options, send_to_ksef)
         doc = {
-            "id": invoice_id, "kind": fields["kind"], "number": number, **fields,
-            "token": _public_token(), "pattern": pattern, "pattern_nr": counter,
+            "id": invoice_id,
+            "kind": fields["kind"],
+            "number": number,
+            **fields,
+            "token": _public_token(),
+            "pattern": pattern,
+            "pattern_nr": counter,
             "pattern_nr_m": counter if pattern and "nr-m" in pattern else None,
             "pattern_nr_d": counter if pattern and "nr-d" in pattern else None,
-            "from_api": True, "cancelled": False, "created_at": now, "updated_at": now,
-            "gov_status": gov_status, "gov_id": None, "gov_send_date": None,
+            "from_api": True,
+            "cancelled": False,
+            "created_at": now,
+            "updated_at": now,
+            "gov_status": gov_status,
+            "gov_id": None,
+            "gov_send_date": None,
             "gov_error_messages": _flat_messages(draft.gov_problems) or None,
-            "positions": self._number_positions(tx, invoice_id, draft.positions, {}),
+            "positions": self._number_positions(tx, invoice_id, draft.positions),
             "_input": draft.raw_header,
-            "_rate_totals": draft.rate_totals, "_gov_problems": draft.gov_problems,
-            "_ksef_reads": 0, "_emails": [], "_account": prefix, "_stock_moves": [],
+            "_rate_totals": draft.rate_totals,
+            "_gov_problems": draft.gov_problems,
+            "_ksef_reads": 0,
+            "_emails": [],
+            "_account": prefix,
+            "_stock_moves": [],
+            "_original": _original_summary(draft.original),
         }
         doc["_stock_moves"] = self._move_stock(tx, prefix, draft.stock_moves, fields["warehouse_id"])
-        tx.insert(self.name, prefix, "invoices", invoice_id, doc, number=number, ref=fields["oid"],
-                  token=doc["token"])
+        tx.insert(
+            self.name,
+            prefix,
+            "invoices",
+            invoice_id,
+            doc,
+            number=number,
+            ref=fields["oid"],
+            token=doc["token"],
+        )
         return doc
 
     def _next_number(self, tx: Transaction, prefix: str, fields: dict) -> tuple[str, str, int]:
         department = tx.get(self.name, prefix, "departments", fields["department_id"]) or {}
         kind = fields["kind"]
         pattern = department.get("_patterns", {}).get(kind) or (
-            f"{department.get('_pattern_prefix', '')}{kind.upper()}/nr-m/mm/yyyy")
+            f"{department.get('_pattern_prefix', '')}{kind.upper()}/nr-m/mm/yyyy"
+        )
         issue_date = date.fromisoformat(fields["issue_date"])
         scope = f"{prefix}:{fields['department_id']}:{kind}:{counter_period(pattern, issue_date)}"
         while True:  # skip numbers already taken by hand-numbered documents
@@ -306,7 +472,10 @@ class FakturowniaEmulator(EmulatedService):
             if not tx.select(self.name, prefix, "invoices", number=number):
                 return number, pattern, counter
 
-    def _number_positions(self, tx: Transaction, invoice_id: int, positions: list[dict], keep: dict) -> list[dict]:
+    def _number_positions(
+        self, tx: Transaction, invoice_id: int, positions: list[dict], keep: frozenset | set = frozenset()
+    ) -> list[dict]:
+        """Give positions their ids; an edited position keeps its id if it is in ``keep``."""
         numbered = []
         for position in positions:
             position_id = position.pop("_position_id", None)
@@ -323,11 +492,19 @@ class FakturowniaEmulator(EmulatedService):
         """Link the buyer's client card, like the service: match by NIP, else by name + e-mail,
         else create one; ``buyer_override`` with ``client_id`` rewrites the card."""
         fields = draft.fields
-        card = {"name": fields["buyer_name"], "tax_no": fields["buyer_tax_no"], "street": fields["buyer_street"],
-                "post_code": fields["buyer_post_code"], "city": fields["buyer_city"],
-                "country": fields["buyer_country"], "email": fields["buyer_email"],
-                "phone": fields["buyer_phone"], "company": fields["buyer_company"] is not False,
-                "first_name": fields["buyer_first_name"], "last_name": fields["buyer_last_name"]}
+        card = {
+            "name": fields["buyer_name"],
+            "tax_no": fields["buyer_tax_no"],
+            "street": fields["buyer_street"],
+            "post_code": fields["buyer_post_code"],
+            "city": fields["buyer_city"],
+            "country": fields["buyer_country"],
+            "email": fields["buyer_email"],
+            "phone": fields["buyer_phone"],
+            "company": fields["buyer_company"] is not False,
+            "first_name": fields["buyer_first_name"],
+            "last_name": fields["buyer_last_name"],
+        }
         key = _client_key(fields["buyer_tax_no"], fields["buyer_name"], fields["buyer_email"])
         if fields["client_id"]:
             client = tx.get(self.name, prefix, "clients", fields["client_id"])
@@ -342,12 +519,19 @@ class FakturowniaEmulator(EmulatedService):
             fields["client_id"] = matches[0]["id"]
             return
         client_id = tx.next_value(self.name, "*", "clients", start=700001)
-        tx.insert(self.name, prefix, "clients", client_id,
-                  {"id": client_id, **card, "external_id": None, "shortcut": fields["buyer_name"][:30]}, ref=key)
+        tx.insert(
+            self.name,
+            prefix,
+            "clients",
+            client_id,
+            {"id": client_id, **card, "external_id": None, "shortcut": fields["buyer_name"][:30]},
+            ref=key,
+        )
         fields["client_id"] = client_id
 
-    def _move_stock(self, tx: Transaction, prefix: str, moves, warehouse_id: int | None,
-                    undo: bool = False) -> list[list]:
+    def _move_stock(
+        self, tx: Transaction, prefix: str, moves, warehouse_id: int | None, undo: bool = False
+    ) -> list[list]:
         """Apply stock changes of an invoice's product lines; returns them for a later undo."""
         if warehouse_id is None and moves:
             warehouses = tx.select(self.name, prefix, "warehouses")
@@ -378,18 +562,30 @@ class FakturowniaEmulator(EmulatedService):
             if doc is None:
                 return self.not_found()
             changed = False
-            if request.args.get("send_to_ksef") == "yes" and doc["gov_status"] is None \
-                    and doc["kind"] in KSEF_KINDS and options["ksef"] != "off":
+            if (
+                request.args.get("send_to_ksef") == "yes"
+                and doc["gov_status"] is None
+                and doc["kind"] in KSEF_KINDS
+                and options["ksef"] != "off"
+            ):
                 doc["gov_status"], changed = "processing", True
             changed = _advance_ksef(doc, options) or changed
             if changed:
                 self._save(tx, prefix, doc)
         full = request.args.get("correction_positions") == "full"
-        return _json(self.render_invoice(doc, prefix, correction_full=full), 200)
+        return _json(_selected_fields(self.render_invoice(doc, prefix, correction_full=full)), 200)
 
     def _save(self, tx: Transaction, prefix: str, doc: dict) -> None:
-        tx.update(self.name, prefix, "invoices", doc["id"], doc, number=doc["number"], ref=doc["oid"],
-                  token=doc["token"])
+        tx.update(
+            self.name,
+            prefix,
+            "invoices",
+            doc["id"],
+            doc,
+            number=doc["number"],
+            ref=doc["oid"],
+            token=doc["token"],
+        )
 
     def list_invoices(self):
         args, prefix = request.args, g.sandbox_account
@@ -400,12 +596,17 @@ class FakturowniaEmulator(EmulatedService):
             docs = tx.select(self.name, prefix, "invoices", number=args.get("number") or None)
             docs = [doc for doc in docs if _listed(doc, args, options)]
             docs = _ordered(docs, args.get("order"))
-            page_docs = docs[(page - 1) * per_page: page * per_page]
+            page_docs = docs[(page - 1) * per_page : page * per_page]
             for doc in page_docs:
                 if _advance_ksef(doc, options):
                     self._save(tx, prefix, doc)
         with_positions = truthy(args.get("include_positions", False))
-        return jsonify([self.render_invoice(doc, prefix, positions=with_positions) for doc in page_docs])
+        return jsonify(
+            [
+                _selected_fields(self.render_invoice(doc, prefix, positions=with_positions))
+                for doc in page_docs
+            ]
+        )
 
     def update_invoice(self, invoice_id: int):
         body = _json_body()
@@ -419,8 +620,13 @@ class FakturowniaEmulator(EmulatedService):
                 return self.not_found()
             draft = build_invoice(payload, self._catalog(tx, prefix), _today(), options, previous=doc)
             oid = draft.fields["oid"]
-            if draft.oid_unique and oid and any(
-                    other["id"] != invoice_id for other in tx.select(self.name, prefix, "invoices", ref=oid)):
+            if (
+                draft.oid_unique
+                and oid
+                and any(
+                    other["id"] != invoice_id for other in tx.select(self.name, prefix, "invoices", ref=oid)
+                )
+            ):
                 draft.errors.add("oid", TAKEN)
             if draft.errors.fields:
                 return self._invalid(draft.errors.fields)
@@ -436,10 +642,17 @@ class FakturowniaEmulator(EmulatedService):
             doc["positions"] = self._number_positions(tx, invoice_id, draft.positions, kept)
             doc["_input"] = draft.raw_header
             doc["_rate_totals"], doc["_gov_problems"] = draft.rate_totals, draft.gov_problems
+            doc["_original"] = _original_summary(draft.original)
             doc["_stock_moves"] = self._move_stock(tx, prefix, draft.stock_moves, fields["warehouse_id"])
             doc["updated_at"] = _now()
-            if truthy(body.get("gov_save_and_send", False)) and doc["kind"] in KSEF_KINDS \
-                    and doc["gov_status"] in (None, "send_error") and options["ksef"] != "off":
+            if doc["gov_status"] != "ok":
+                doc["gov_error_messages"] = _flat_messages(draft.gov_problems) or None
+            if (
+                truthy(body.get("gov_save_and_send", False))
+                and doc["kind"] in KSEF_KINDS
+                and doc["gov_status"] in (None, "send_error")
+                and options["ksef"] != "off"
+            ):
                 doc["gov_status"], doc["_ksef_reads"] = "processing", 0
             self._save(tx, prefix, doc)
         return _json(self.render_invoice(doc, prefix, correction_full=True), 200)
@@ -495,32 +708,43 @@ class FakturowniaEmulator(EmulatedService):
             doc = self._load(tx, invoice_id)
             if doc is None:
                 return self.not_found()
-            if options["ksef"] != "off" and doc["kind"] in KSEF_KINDS and _company_buyer(doc) \
-                    and not doc.get("gov_id"):
+            if (
+                options["ksef"] != "off"
+                and doc["kind"] in KSEF_KINDS
+                and _company_buyer(doc)
+                and not doc.get("gov_id")
+            ):
                 # A business refusal that still answers HTTP 200: clients must read the body.
-                return _json({"status": "error",
-                              "message": "Faktura nie może zostać wysłana - brak numeru KSeF"}, 200)
+                return _json(
+                    {"status": "error", "message": "Faktura nie może zostać wysłana - brak numeru KSeF"}, 200
+                )
             recipients = _param("email_to", body) or doc.get("buyer_email") or ""
             addresses = [address.strip() for address in str(recipients).split(",") if address.strip()]
             if not addresses:
                 return _json({"status": "error", "message": "Brak adresu e-mail odbiorcy"}, 200)
             if len(addresses) > 5:
                 return _json({"status": "error", "message": "Można podać maksymalnie 5 adresów e-mail"}, 200)
-            doc["_emails"].append({"to": addresses, "cc": _param("email_cc", body),
-                                   "pdf": truthy(_param("email_pdf", body) or False), "at": _now()})
+            doc["_emails"].append(
+                {
+                    "to": addresses,
+                    "cc": _param("email_cc", body),
+                    "pdf": truthy(_param("email_pdf", body) or False),
+                    "at": _now(),
+                }
+            )
             self._save(tx, g.sandbox_account, doc)
         return _json({"status": "ok"}, 200)
 
     # -- PDF and public links --------------------------------------------------
     def invoice_pdf(self, invoice_id: int):
-        with self.runtime.store.transaction() as tx:
+        with self.runtime.store.transaction(write=False) as tx:
             doc = self._load(tx, invoice_id)
         if doc is None:
             return self.not_found()
         return self._pdf_response(doc, inline=True)
 
     def _by_token(self, token: str) -> dict | None:
-        with self.runtime.store.transaction() as tx:
+        with self.runtime.store.transaction(write=False) as tx:
             if tx.get_account(self.name, g.sandbox_account) is None:
                 return None
             return tx.find_by_token(self.name, g.sandbox_account, "invoices", token)
@@ -541,18 +765,27 @@ class FakturowniaEmulator(EmulatedService):
     def _pdf_response(self, doc: dict, inline: bool) -> Response:
         filename = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{TITLES.get(doc['kind'], 'Dokument')}_{doc['number']}")
         response = Response(render_pdf(_pdf_document(doc)), mimetype="application/pdf")
-        response.headers["Content-Disposition"] = f'{"inline" if inline else "attachment"}; filename="{filename}.pdf"'
+        response.headers["Content-Disposition"] = (
+            f'{"inline" if inline else "attachment"}; filename="{filename}.pdf"'
+        )
         return response
 
     def ksef_verification(self, gov_id: str):
-        with self.runtime.store.transaction() as tx:
-            docs = [doc for doc in tx.select(self.name, g.sandbox_account, "invoices") if doc.get("gov_id") == gov_id]
+        with self.runtime.store.transaction(write=False) as tx:
+            docs = [
+                doc
+                for doc in tx.select(self.name, g.sandbox_account, "invoices")
+                if doc.get("gov_id") == gov_id
+            ]
         if not docs:
             return self.not_found()
         doc = docs[0]
-        return Response(f"<!doctype html><meta charset=utf-8><title>KSeF {escape(gov_id)}</title>"
-                        f"<h1>Faktura {escape(doc['number'])} jest w KSeF (sandbox)</h1>"
-                        f"<p>Numer KSeF: {escape(gov_id)}</p>", mimetype="text/html")
+        return Response(
+            f"<!doctype html><meta charset=utf-8><title>KSeF {escape(gov_id)}</title>"
+            f"<h1>Faktura {escape(doc['number'])} jest w KSeF (sandbox)</h1>"
+            f"<p>Numer KSeF: {escape(gov_id)}</p>",
+            mimetype="text/html",
+        )
 
     # -- other resources ------------------------------------------------------
     def _lister(self, collection: str):
@@ -560,21 +793,23 @@ class FakturowniaEmulator(EmulatedService):
             args = request.args
             page = max(_int_arg("page", 1), 1)
             per_page = min(max(_int_arg("per_page", PER_PAGE_DEFAULT), 1), PER_PAGE_MAX)
-            with self.runtime.store.transaction() as tx:
+            with self.runtime.store.transaction(write=False) as tx:
                 records = tx.select(self.name, g.sandbox_account, collection)
             records = [record for record in records if _resource_matches(collection, record, args)]
-            chosen = records[(page - 1) * per_page: page * per_page]
+            chosen = records[(page - 1) * per_page : page * per_page]
             return jsonify([_public_resource(record, args.get("warehouse_id")) for record in chosen])
+
         list_records.__name__ = f"list_{collection}"
         return list_records
 
     def _getter(self, collection: str):
         def get_record(record_id: int):
-            with self.runtime.store.transaction() as tx:
+            with self.runtime.store.transaction(write=False) as tx:
                 record = tx.get(self.name, g.sandbox_account, collection, record_id)
             if record is None:
                 return self.not_found()
             return jsonify(_public_resource(record, request.args.get("warehouse_id")))
+
         get_record.__name__ = f"get_{collection}"
         return get_record
 
@@ -584,14 +819,34 @@ class FakturowniaEmulator(EmulatedService):
             raise BadRequest("param is missing or the value is empty: client")
         if not str(client.get("name") or "").strip():
             return self._invalid({"name": [BLANK]})
-        allowed = ("name", "tax_no", "street", "post_code", "city", "country", "email", "phone", "company",
-                   "first_name", "last_name", "external_id", "shortcut", "note")
+        allowed = (
+            "name",
+            "tax_no",
+            "street",
+            "post_code",
+            "city",
+            "country",
+            "email",
+            "phone",
+            "company",
+            "first_name",
+            "last_name",
+            "external_id",
+            "shortcut",
+            "note",
+        )
         with self.runtime.store.transaction() as tx:
             client_id = tx.next_value(self.name, "*", "clients", start=700001)
             record = {"id": client_id, **{key: client.get(key) for key in allowed}}
             record["company"] = truthy(client.get("company", True))
-            tx.insert(self.name, g.sandbox_account, "clients", client_id, record,
-                      ref=_client_key(record["tax_no"], record["name"], record["email"]))
+            tx.insert(
+                self.name,
+                g.sandbox_account,
+                "clients",
+                client_id,
+                record,
+                ref=_client_key(record["tax_no"], record["name"], record["email"]),
+            )
         return _json(record, 201)
 
     def create_product(self):
@@ -621,12 +876,19 @@ class FakturowniaEmulator(EmulatedService):
             product_id = tx.next_value(self.name, "*", "products", start=900001)
             warehouses = tx.select(self.name, g.sandbox_account, "warehouses")
             stock = str(parse_decimal(product.get("stock_level")) or 0)
-            record = {"id": product_id, "name": product["name"], "code": product.get("code"),
-                      "ean_code": product.get("ean_code"), "price_net": money_str(net or Decimal(0)),
-                      "price_gross": money_str(gross or Decimal(0)), "tax": rate,
-                      "quantity_unit": product.get("quantity_unit") or "szt",
-                      "limited": str(product.get("limited", "0")), "stock_level": quantity_str(Decimal(stock)),
-                      "_stock": {str(warehouses[0]["id"]): stock} if warehouses else {}}
+            record = {
+                "id": product_id,
+                "name": product["name"],
+                "code": product.get("code"),
+                "ean_code": product.get("ean_code"),
+                "price_net": money_str(net or Decimal(0)),
+                "price_gross": money_str(gross or Decimal(0)),
+                "tax": rate,
+                "quantity_unit": product.get("quantity_unit") or "szt",
+                "limited": str(product.get("limited", "0")),
+                "stock_level": quantity_str(Decimal(stock)),
+                "_stock": {str(warehouses[0]["id"]): stock} if warehouses else {},
+            }
             tx.insert(self.name, g.sandbox_account, "products", product_id, record, ref=record["code"])
         return _json(_public_resource(record, None), 201)
 
@@ -717,7 +979,8 @@ def _advance_ksef(doc: dict, options: dict) -> bool:
     if doc["_gov_problems"] or options.get("ksef_outcome") == "send_error":
         doc["gov_status"] = "send_error"
         doc["gov_error_messages"] = _flat_messages(doc["_gov_problems"]) or [
-            "Faktura odrzucona przez KSeF (błąd symulowany w sandboksie)"]
+            "Faktura odrzucona przez KSeF (błąd symulowany w sandboksie)"
+        ]
     else:
         issued = date.fromisoformat(doc["issue_date"])
         nip = re.sub(r"\D", "", doc.get("seller_tax_no") or "") or "0000000000"
@@ -726,6 +989,26 @@ def _advance_ksef(doc: dict, options: dict) -> bool:
         doc["gov_send_date"] = _now()
         doc["gov_error_messages"] = None
     return True
+
+
+def _original_summary(original: dict | None) -> dict | None:
+    if original is None:
+        return None
+    return {
+        "id": original["id"],
+        "number": original["number"],
+        "issue_date": original["issue_date"],
+        "gov_id": original.get("gov_id"),
+    }
+
+
+def _selected_fields(rendered: dict) -> dict:
+    """``fields[invoice]=id,number,gov_status`` narrows the answer to those fields."""
+    wanted = request.args.get("fields[invoice]")
+    if not wanted:
+        return rendered
+    names = [name.strip() for name in wanted.split(",") if name.strip()]
+    return {name: rendered[name] for name in names if name in rendered}
 
 
 def _flat_messages(problems: dict) -> list[str]:
@@ -759,11 +1042,13 @@ def _resource_matches(collection: str, record: dict, args) -> bool:
     for name in ("email", "external_id", "shortcut"):
         if args.get(name) and str(record.get(name) or "").lower() != args[name].lower():
             return False
-    if args.get("tax_no") and re.sub(r"\D", "", record.get("tax_no") or "") != re.sub(r"\D", "", args["tax_no"]):
+    if args.get("tax_no") and _digits(record.get("tax_no")) != _digits(args["tax_no"]):
         return False
-    if args.get("name") and args["name"].lower() not in str(record.get("name") or "").lower():
-        return False
-    return True
+    return not args.get("name") or args["name"].lower() in str(record.get("name") or "").lower()
+
+
+def _digits(value: str | None) -> str:
+    return re.sub(r"\D", "", value or "")
 
 
 def _listed(doc: dict, args, options: dict) -> bool:
@@ -778,9 +1063,9 @@ def _listed(doc: dict, args, options: dict) -> bool:
         return False
     if args.get("client_id") and str(doc.get("client_id")) != args["client_id"]:
         return False
-    if args.get("invoice_ids"):
-        if str(doc["id"]) not in {part.strip() for part in args["invoice_ids"].split(",")}:
-            return False
+    wanted_ids = {part.strip() for part in args.get("invoice_ids", "").split(",") if part.strip()}
+    if wanted_ids and str(doc["id"]) not in wanted_ids:
+        return False
     date_field = args.get("search_date_type") or "issue_date"
     if date_field not in ("issue_date", "paid_date", "transaction_date"):
         date_field = "issue_date"
@@ -844,14 +1129,23 @@ def _rate_label(rate: str) -> str:
 
 def _pdf_lines(position: dict) -> list[PdfLine]:
     def line(values: dict, suffix: str = "") -> PdfLine:
-        return PdfLine(values["name"] + suffix, values["quantity"], values["quantity_unit"], values["price_net"],
-                       _rate_label(values["tax"]), values["total_price_net"], values["total_price_tax"],
-                       values["total_price_gross"])
+        return PdfLine(
+            values["name"] + suffix,
+            values["quantity"],
+            values["quantity_unit"],
+            values["price_net"],
+            _rate_label(values["tax"]),
+            values["total_price_net"],
+            values["total_price_tax"],
+            values["total_price_gross"],
+        )
 
     if "correction_before_attributes" in position:
-        return [line(position["correction_before_attributes"], " (przed korektą)"),
-                line(position["correction_after_attributes"], " (po korekcie)"),
-                line(position, " (korekta)")]
+        return [
+            line(position["correction_before_attributes"], " (przed korektą)"),
+            line(position["correction_after_attributes"], " (po korekcie)"),
+            line(position, " (korekta)"),
+        ]
     return [line(position)]
 
 
@@ -862,6 +1156,12 @@ def _pdf_document(doc: dict) -> PdfDocument:
     if doc.get("payment_type"):
         details.append(("Sposób płatności", doc["payment_type"]))
     if doc["kind"] == "correction":
+        original = doc.get("_original") or {}
+        details.append(
+            ("Dotyczy faktury", f"{original.get('number', '-')} z dnia {original.get('issue_date', '-')}")
+        )
+        if original.get("gov_id"):
+            details.append(("Numer KSeF faktury korygowanej", original["gov_id"]))
         details.append(("Przyczyna korekty", doc.get("correction_reason") or "-"))
     if doc.get("gov_id"):
         details.append(("Numer KSeF", doc["gov_id"]))
@@ -880,22 +1180,36 @@ def _pdf_document(doc: dict) -> PdfDocument:
     if doc.get("description"):
         notes.append(doc["description"])
     return PdfDocument(
-        title=TITLES.get(doc["kind"], "Dokument"), number=doc["number"] or "", details=details,
-        seller=party("seller"), buyer=party("buyer") or ["-"],
+        title=TITLES.get(doc["kind"], "Dokument"),
+        number=doc["number"] or "",
+        details=details,
+        seller=party("seller"),
+        buyer=party("buyer") or ["-"],
         lines=[line for position in doc["positions"] for line in _pdf_lines(position)],
-        totals=[(_rate_label(t["rate"]), t["net"], t["vat"], t["gross"]) for t in doc.get("_rate_totals", [])],
+        totals=[
+            (_rate_label(t["rate"]), t["net"], t["vat"], t["gross"]) for t in doc.get("_rate_totals", [])
+        ],
         total_label="Różnica" if doc["kind"] == "correction" else "Razem do zapłaty",
-        total_gross=doc["price_gross"], currency=doc.get("currency") or "PLN", notes=notes)
+        total_gross=doc["price_gross"],
+        currency=doc.get("currency") or "PLN",
+        notes=notes,
+    )
 
 
 def _public_html(doc: dict) -> str:
     rows = "".join(
-        f"<tr><td>{escape(p['name'])}</td><td>{escape(p['quantity'])}</td><td>{escape(_rate_label(p['tax']))}</td>"
-        f"<td>{escape(p['total_price_gross'])}</td></tr>" for p in doc["positions"])
+        "<tr>"
+        + "".join(f"<td>{escape(value)}</td>" for value in (p["name"], p["quantity"], _rate_label(p["tax"])))
+        + f"<td>{escape(p['total_price_gross'])}</td></tr>"
+        for p in doc["positions"]
+    )
     title = f"{TITLES.get(doc['kind'], 'Dokument')} {doc['number']}"
-    return (f"<!doctype html><html lang=pl><meta charset=utf-8><title>{escape(title)}</title>"
-            f"<h1>{escape(title)}</h1><p>Sprzedawca: {escape(doc.get('seller_name') or '')}<br>"
-            f"Nabywca: {escape(doc.get('buyer_name') or '-')}<br>Data wystawienia: {escape(doc['issue_date'])}</p>"
-            f"<table><tr><th>Nazwa</th><th>Ilość</th><th>VAT</th><th>Brutto</th></tr>{rows}</table>"
-            f"<p>Razem: {escape(doc['price_gross'])} {escape(doc.get('currency') or 'PLN')}</p>"
-            f"<p><a href=\"{escape(doc['token'])}.pdf\">PDF</a></p></html>")
+    return (
+        f"<!doctype html><html lang=pl><meta charset=utf-8><title>{escape(title)}</title>"
+        f"<h1>{escape(title)}</h1><p>Sprzedawca: {escape(doc.get('seller_name') or '')}<br>"
+        f"Nabywca: {escape(doc.get('buyer_name') or '-')}<br>"
+        f"Data wystawienia: {escape(doc['issue_date'])}</p>"
+        f"<table><tr><th>Nazwa</th><th>Ilość</th><th>VAT</th><th>Brutto</th></tr>{rows}</table>"
+        f"<p>Razem: {escape(doc['price_gross'])} {escape(doc.get('currency') or 'PLN')}</p>"
+        f'<p><a href="{escape(doc["token"])}.pdf">PDF</a></p></html>'
+    )

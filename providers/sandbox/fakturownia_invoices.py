@@ -10,31 +10,75 @@ given gross, else from net sums. No storage here: the blueprint passes a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Callable
 
 from .money import NotANumber, money_str, parse_decimal, quantity_str, round_money
 
 KINDS = (
-    "vat", "proforma", "bill", "receipt", "advance", "final", "correction", "invoice_other", "vat_margin",
-    "kp", "kw", "estimate", "vat_mp", "vat_rr", "correction_note", "accounting_note", "client_order", "dw",
-    "wnt", "wdt", "import_service", "import_service_eu", "import_products", "export_products",
+    "vat",
+    "proforma",
+    "bill",
+    "receipt",
+    "advance",
+    "final",
+    "correction",
+    "invoice_other",
+    "vat_margin",
+    "kp",
+    "kw",
+    "estimate",
+    "vat_mp",
+    "vat_rr",
+    "correction_note",
+    "accounting_note",
+    "client_order",
+    "dw",
+    "wnt",
+    "wdt",
+    "import_service",
+    "import_service_eu",
+    "import_products",
+    "export_products",
 )
 STATUSES = ("issued", "sent", "paid", "partial", "rejected")
 #: kinds that go to KSeF (structured e-invoices); receipts and internal documents do not
-KSEF_KINDS = frozenset({"vat", "correction", "advance", "final", "vat_margin", "vat_mp", "wdt",
-                        "export_products"})
+KSEF_KINDS = frozenset(
+    {"vat", "correction", "advance", "final", "vat_margin", "vat_mp", "wdt", "export_products"}
+)
 #: kinds that need a buyer
 BUYER_KINDS = KSEF_KINDS | {"proforma", "bill", "invoice_other"}
 #: kinds that move stock when a warehouse is involved
-STOCK_KINDS = frozenset({"vat", "receipt", "bill", "correction", "final", "vat_margin", "vat_mp",
-                         "invoice_other", "wdt", "export_products"})
+STOCK_KINDS = frozenset(
+    {
+        "vat",
+        "receipt",
+        "bill",
+        "correction",
+        "final",
+        "vat_margin",
+        "vat_mp",
+        "invoice_other",
+        "wdt",
+        "export_products",
+    }
+)
 
 TAX_ALIASES = {
-    "23": "23", "8": "8", "5": "5", "0": "0", "zw": "zw", "oo": "oo", "disabled": "disabled",
-    "np": "np", "n/a": "np", "na": "np", "nie podlega": "np", "not applicable": "np",
+    "23": "23",
+    "8": "8",
+    "5": "5",
+    "0": "0",
+    "zw": "zw",
+    "oo": "oo",
+    "disabled": "disabled",
+    "np": "np",
+    "n/a": "np",
+    "na": "np",
+    "nie podlega": "np",
+    "not applicable": "np",
 }
 RATE_FRACTIONS = {"23": Decimal("0.23"), "8": Decimal("0.08"), "5": Decimal("0.05")}
 RATE_ORDER = ("23", "8", "5", "0", "zw", "np", "oo", "disabled")
@@ -52,33 +96,89 @@ DIFFERS_FROM_ORIGINAL = "- nie może różnić się od danych na fakturze korygo
 BUYER_KIND_UNKNOWN = "- należy określić, czy nabywca jest firmą (buyer_company)"
 
 BUYER_TEXT_FIELDS = (
-    "buyer_name", "buyer_tax_no", "buyer_tax_no_kind", "buyer_street", "buyer_city", "buyer_post_code",
-    "buyer_country", "buyer_email", "buyer_phone", "buyer_note", "buyer_first_name", "buyer_last_name",
+    "buyer_name",
+    "buyer_tax_no",
+    "buyer_tax_no_kind",
+    "buyer_street",
+    "buyer_city",
+    "buyer_post_code",
+    "buyer_country",
+    "buyer_email",
+    "buyer_phone",
+    "buyer_note",
+    "buyer_first_name",
+    "buyer_last_name",
     "buyer_person",
 )
 SELLER_TEXT_FIELDS = (
-    "seller_name", "seller_tax_no", "seller_tax_no_kind", "seller_street", "seller_post_code", "seller_city",
-    "seller_country", "seller_email", "seller_phone", "seller_fax", "seller_www", "seller_bank",
-    "seller_bank_account", "seller_person", "seller_bdo_no",
+    "seller_name",
+    "seller_tax_no",
+    "seller_tax_no_kind",
+    "seller_street",
+    "seller_post_code",
+    "seller_city",
+    "seller_country",
+    "seller_email",
+    "seller_phone",
+    "seller_fax",
+    "seller_www",
+    "seller_bank",
+    "seller_bank_account",
+    "seller_person",
+    "seller_bdo_no",
 )
 RECIPIENT_TEXT_FIELDS = (
-    "recipient_name", "recipient_street", "recipient_post_code", "recipient_city", "recipient_country",
-    "recipient_email", "recipient_phone", "recipient_note",
+    "recipient_name",
+    "recipient_street",
+    "recipient_post_code",
+    "recipient_city",
+    "recipient_country",
+    "recipient_email",
+    "recipient_phone",
+    "recipient_note",
 )
 OTHER_TEXT_FIELDS = (
-    "place", "payment_type", "currency", "exchange_currency", "exchange_kind", "exchange_currency_rate",
-    "exchange_note", "lang", "description", "description_footer", "description_long", "internal_note",
-    "oid", "correction_reason", "corrected_content_before", "corrected_content_after", "exempt_tax_kind",
-    "np_tax_kind", "split_payment", "show_discount", "discount_kind", "use_oss", "transaction_date",
+    "place",
+    "payment_type",
+    "currency",
+    "exchange_currency",
+    "exchange_kind",
+    "exchange_currency_rate",
+    "exchange_note",
+    "lang",
+    "description",
+    "description_footer",
+    "description_long",
+    "internal_note",
+    "oid",
+    "correction_reason",
+    "corrected_content_before",
+    "corrected_content_after",
+    "exempt_tax_kind",
+    "np_tax_kind",
+    "split_payment",
+    "show_discount",
+    "discount_kind",
+    "use_oss",
+    "transaction_date",
 )
-ID_FIELDS = ("client_id", "department_id", "category_id", "warehouse_id", "invoice_id", "from_invoice_id",
-             "recipient_id", "invoice_template_id")
+ID_FIELDS = (
+    "client_id",
+    "department_id",
+    "category_id",
+    "warehouse_id",
+    "invoice_id",
+    "from_invoice_id",
+    "recipient_id",
+    "invoice_template_id",
+)
 BOOL_FIELDS = ("reverse_charge", "exclude_from_stock_level")
 
 
 @dataclass
 class Catalog:
     """Lookups into the account's data that the rules need."""
+
     product: Callable[[int], dict | None]
     department: Callable[[int], dict | None]
     default_department: Callable[[], dict]
@@ -99,13 +199,16 @@ class Errors:
         if message not in messages:
             messages.append(message)
 
-    def __len__(self) -> int:
-        return sum(len(messages) for messages in self.fields.values())
+    def merge(self, other: Errors) -> None:
+        for name, messages in other.fields.items():
+            for message in messages:
+                self.add(name, message)
 
 
 @dataclass(frozen=True)
 class Amounts:
     """Computed amounts of one line."""
+
     rate: str
     quantity: Decimal
     unit_net: Decimal
@@ -119,6 +222,7 @@ class Amounts:
 @dataclass
 class Draft:
     """A validated invoice, ready to be numbered and stored."""
+
     fields: dict
     positions: list[dict]
     rate_totals: list[dict]
@@ -130,6 +234,7 @@ class Draft:
     raw_header: dict  # invoice attributes as sent (merged over the stored ones on update)
     new_client: bool  # client_id -1: always create a new client card
     buyer_override: bool  # with client_id: update the client card from the buyer_* fields
+    original: dict | None = None  # the invoice a correction corrects
 
 
 # ---------------------------------------------------------------------------
@@ -138,9 +243,16 @@ class Draft:
 
 def render_number(pattern: str, counter: int, on: date) -> str:
     """Fill a numbering pattern such as ``nr-m/mm/yyyy`` (-> ``7/05/2026``)."""
-    tokens = {"nr-m": str(counter), "nr-y": str(counter), "nr-d": str(counter), "nr": str(counter),
-              "yyyy": f"{on.year:04d}", "yy": f"{on.year % 100:02d}", "mm": f"{on.month:02d}",
-              "dd": f"{on.day:02d}"}
+    tokens = {
+        "nr-m": str(counter),
+        "nr-y": str(counter),
+        "nr-d": str(counter),
+        "nr": str(counter),
+        "yyyy": f"{on.year:04d}",
+        "yy": f"{on.year % 100:02d}",
+        "mm": f"{on.month:02d}",
+        "dd": f"{on.day:02d}",
+    }
     return re.sub(r"nr-[myd]|nr|yyyy|yy|mm|dd", lambda match: tokens[match.group(0)], pattern)
 
 
@@ -210,7 +322,6 @@ def _date(value, name: str, errors: Errors) -> date | None:
 
 def _bad(name: str, errors: Errors) -> None:
     errors.add(name, INVALID)
-    return None
 
 
 def normalise_tax(value) -> str | None:
@@ -253,20 +364,36 @@ def compute_amounts(rate: str, quantity: Decimal, prices: dict[str, Decimal | No
     factor = 1 + fraction
     given_gross = prices["total_price_gross"] is not None or prices["price_gross"] is not None
     if given_gross:
-        gross = round_money(prices["total_price_gross"] if prices["total_price_gross"] is not None
-                            else prices["price_gross"] * quantity)
+        gross = round_money(
+            prices["total_price_gross"]
+            if prices["total_price_gross"] is not None
+            else prices["price_gross"] * quantity
+        )
         net = round_money(gross / factor)
         vat = gross - net
-        unit_gross = (round_money(prices["price_gross"]) if prices["price_gross"] is not None
-                      else round_money(gross / quantity) if quantity else gross)
+        unit_gross = (
+            round_money(prices["price_gross"])
+            if prices["price_gross"] is not None
+            else round_money(gross / quantity)
+            if quantity
+            else gross
+        )
         unit_net = round_money(unit_gross / factor)
     else:
-        net = round_money(prices["total_price_net"] if prices["total_price_net"] is not None
-                          else prices["price_net"] * quantity)
+        net = round_money(
+            prices["total_price_net"]
+            if prices["total_price_net"] is not None
+            else prices["price_net"] * quantity
+        )
         vat = round_money(net * fraction)
         gross = net + vat
-        unit_net = (round_money(prices["price_net"]) if prices["price_net"] is not None
-                    else round_money(net / quantity) if quantity else net)
+        unit_net = (
+            round_money(prices["price_net"])
+            if prices["price_net"] is not None
+            else round_money(net / quantity)
+            if quantity
+            else net
+        )
         unit_gross = round_money(unit_net * factor)
     return Amounts(rate, quantity, unit_net, unit_gross, net, vat, gross, "gross" if given_gross else "net")
 
@@ -294,38 +421,42 @@ def _line_json(raw: dict, name: str, amounts: Amounts, product: dict | None, kin
     }
 
 
-def compute_line(raw, catalog: Catalog, errors: Errors, where: str,
-                 kind: str = "normal") -> tuple[dict, Amounts] | None:
+def compute_line(
+    raw, catalog: Catalog, errors: Errors, where: str, kind: str = "normal"
+) -> tuple[dict, Amounts] | None:
     """Validate one position and compute it; None (with errors added) when it is not valid."""
     if not isinstance(raw, dict):
         errors.add(where, INVALID)
         return None
-    errors_before = len(errors)
+    # This line's own problems: the shared ``errors`` merges equal messages of several lines.
+    problems = Errors()
     product = None
-    product_id = _id(raw.get("product_id"), f"{where}.product_id", errors)
+    product_id = _id(raw.get("product_id"), f"{where}.product_id", problems)
     if product_id is not None:
         product = catalog.product(product_id)
         if product is None:
-            errors.add(f"{where}.product_id", NOT_FOUND)
+            problems.add(f"{where}.product_id", NOT_FOUND)
     name = _text(raw.get("name")) or (product or {}).get("name")
     if not name:
-        errors.add(f"{where}.name", BLANK)
-    quantity = _decimal(raw.get("quantity"), f"{where}.quantity", errors)
-    if quantity is None and f"{where}.quantity" not in errors.fields:
-        errors.add(f"{where}.quantity", BLANK)
+        problems.add(f"{where}.name", BLANK)
+    quantity = _decimal(raw.get("quantity"), f"{where}.quantity", problems)
+    if quantity is None and f"{where}.quantity" not in problems.fields:
+        problems.add(f"{where}.quantity", BLANK)
     tax_value = raw.get("tax") if _text(raw.get("tax")) is not None else (product or {}).get("tax")
     rate = normalise_tax(tax_value)
     if rate is None:
-        errors.add(f"{where}.tax", BLANK if _text(tax_value) is None else NOT_IN_LIST)
-    prices = {key: _decimal(raw.get(key), f"{where}.{key}", errors) for key in PRICE_KEYS}
+        problems.add(f"{where}.tax", BLANK if _text(tax_value) is None else NOT_IN_LIST)
+    prices = {key: _decimal(raw.get(key), f"{where}.{key}", problems) for key in PRICE_KEYS}
     if all(value is None for value in prices.values()) and product:
         prices["price_gross"] = parse_decimal(product.get("price_gross"))
         if prices["price_gross"] is None:
             prices["price_net"] = parse_decimal(product.get("price_net"))
     if all(value is None for value in prices.values()) and not any(
-            f"{where}.{key}" in errors.fields for key in PRICE_KEYS):
-        errors.add(f"{where}.total_price_gross", BLANK)
-    if len(errors) > errors_before:
+        f"{where}.{key}" in problems.fields for key in PRICE_KEYS
+    ):
+        problems.add(f"{where}.total_price_gross", BLANK)
+    if problems.fields:
+        errors.merge(problems)
         return None
     amounts = compute_amounts(rate, quantity, prices)
     return _line_json(raw, name, amounts, product, kind), amounts
@@ -350,10 +481,15 @@ def _correction_line(raw, catalog: Catalog, errors: Errors) -> tuple[dict, list[
     quantity = after.quantity - before.quantity
     gross, net = after.gross - before.gross, after.net - before.net
     difference = Amounts(
-        rate=after.rate, quantity=quantity,
+        rate=after.rate,
+        quantity=quantity,
         unit_gross=round_money(gross / quantity) if quantity else gross,
         unit_net=round_money(net / quantity) if quantity else net,
-        net=net, vat=gross - net, gross=gross, basis=after.basis)
+        net=net,
+        vat=gross - net,
+        gross=gross,
+        basis=after.basis,
+    )
     product = catalog.product(after_json["product_id"] or before_json["product_id"] or 0)
     outer = _line_json(raw, _text(raw.get("name")) or after_json["name"], difference, product, "correction")
     outer["correction_before_attributes"] = before_json
@@ -371,7 +507,8 @@ def rate_totals(entries: list[tuple[Amounts, int]], basis: str) -> list[dict]:
     sums: dict[str, Decimal] = {}
     for amounts, sign in entries:
         sums[amounts.rate] = sums.get(amounts.rate, Decimal(0)) + sign * (
-            amounts.gross if basis == "gross" else amounts.net)
+            amounts.gross if basis == "gross" else amounts.net
+        )
     totals = []
     for rate in sorted(sums, key=RATE_ORDER.index):
         fraction = RATE_FRACTIONS.get(rate, Decimal(0))
@@ -381,8 +518,9 @@ def rate_totals(entries: list[tuple[Amounts, int]], basis: str) -> list[dict]:
         else:
             net = sums[rate]
             gross = net + round_money(net * fraction)
-        totals.append({"rate": rate, "net": money_str(net), "vat": money_str(gross - net),
-                       "gross": money_str(gross)})
+        totals.append(
+            {"rate": rate, "net": money_str(net), "vat": money_str(gross - net), "gross": money_str(gross)}
+        )
     return totals
 
 
@@ -415,16 +553,19 @@ def merge_positions(previous: list[dict], edits) -> list[dict]:
     return list(by_id.values()) + added
 
 
-def build_invoice(payload: dict, catalog: Catalog, today: date, options: dict,
-                  previous: dict | None = None) -> Draft:
+def build_invoice(
+    payload: dict, catalog: Catalog, today: date, options: dict, previous: dict | None = None
+) -> Draft:
     """Validate and compute an invoice from a create (or, with ``previous``, an update) payload."""
     errors = Errors()
     raw = {key: value for key, value in payload.items() if key != "positions"}
     if previous is not None:
         raw = {**previous["_input"], **raw}
-        raw_positions = (merge_positions(previous["positions"], payload["positions"])
-                         if "positions" in payload else
-                         [dict(p["_input"], id=p["id"]) for p in previous["positions"]])
+        raw_positions = (
+            merge_positions(previous["positions"], payload["positions"])
+            if "positions" in payload
+            else [dict(p["_input"], id=p["id"]) for p in previous["positions"]]
+        )
     else:
         raw_positions = _as_list(payload.get("positions"))
 
@@ -467,8 +608,9 @@ def build_invoice(payload: dict, catalog: Catalog, today: date, options: dict,
         content = _text(entry.get("content")) or ""
         if len(content) > 256:
             errors.add("descriptions.content", TOO_LONG_256)
-        descriptions.append({"kind": entry.get("kind"), "content": content,
-                             "position_index": entry.get("position_index")})
+        descriptions.append(
+            {"kind": entry.get("kind"), "content": content, "position_index": entry.get("position_index")}
+        )
     fields["descriptions"] = descriptions
 
     _check_references(fields, catalog, errors)
@@ -517,7 +659,9 @@ def build_invoice(payload: dict, catalog: Catalog, today: date, options: dict,
 
     moves_stock = kind in STOCK_KINDS and not fields["exclude_from_stock_level"]
     return Draft(
-        fields=fields, positions=positions, rate_totals=totals,
+        fields=fields,
+        positions=positions,
+        rate_totals=totals,
         requested_number=_text(payload.get("number")) if "number" in payload else None,
         oid_unique=truthy(raw.get("oid_unique", False)),
         stock_moves=stock_moves if moves_stock else [],
@@ -526,6 +670,7 @@ def build_invoice(payload: dict, catalog: Catalog, today: date, options: dict,
         raw_header=raw,
         new_client=_text(payload.get("client_id")) == "-1",
         buyer_override=truthy(raw.get("buyer_override", False)),
+        original=original,
     )
 
 
@@ -552,8 +697,11 @@ def _payment_terms(raw: dict, fields: dict, issue_date: date, errors: Errors) ->
 
 
 def _check_references(fields: dict, catalog: Catalog, errors: Errors) -> None:
-    lookups = {"department_id": catalog.department, "warehouse_id": catalog.warehouse,
-               "category_id": catalog.category}
+    lookups = {
+        "department_id": catalog.department,
+        "warehouse_id": catalog.warehouse,
+        "category_id": catalog.category,
+    }
     for name, lookup in lookups.items():
         if fields[name] is not None and lookup(fields[name]) is None:
             errors.add(name, NOT_FOUND)
@@ -563,7 +711,9 @@ def _check_references(fields: dict, catalog: Catalog, errors: Errors) -> None:
         errors.add("client_id", NOT_FOUND)
 
 
-def _correction_original(kind: str, fields: dict, catalog: Catalog, errors: Errors, options: dict) -> dict | None:
+def _correction_original(
+    kind: str, fields: dict, catalog: Catalog, errors: Errors, options: dict
+) -> dict | None:
     """The corrected invoice; fills the parties from it and enforces the KSeF identity rule."""
     if kind != "correction":
         return None
@@ -590,11 +740,18 @@ def _correction_original(kind: str, fields: dict, catalog: Catalog, errors: Erro
 def _fill_buyer(kind: str, fields: dict, catalog: Catalog, errors: Errors) -> None:
     client = catalog.client(fields["client_id"]) if fields["client_id"] else None
     if client:
-        for name, client_key in (("buyer_name", "name"), ("buyer_tax_no", "tax_no"), ("buyer_street", "street"),
-                                 ("buyer_city", "city"), ("buyer_post_code", "post_code"),
-                                 ("buyer_country", "country"), ("buyer_email", "email"),
-                                 ("buyer_phone", "phone"), ("buyer_first_name", "first_name"),
-                                 ("buyer_last_name", "last_name")):
+        for name, client_key in (
+            ("buyer_name", "name"),
+            ("buyer_tax_no", "tax_no"),
+            ("buyer_street", "street"),
+            ("buyer_city", "city"),
+            ("buyer_post_code", "post_code"),
+            ("buyer_country", "country"),
+            ("buyer_email", "email"),
+            ("buyer_phone", "phone"),
+            ("buyer_first_name", "first_name"),
+            ("buyer_last_name", "last_name"),
+        ):
             if fields[name] is None:
                 fields[name] = client.get(client_key)
         if fields["buyer_company"] is None:
@@ -607,8 +764,9 @@ def _fill_buyer(kind: str, fields: dict, catalog: Catalog, errors: Errors) -> No
 
 
 def _fill_seller(fields: dict, catalog: Catalog) -> None:
-    department = (catalog.department(fields["department_id"]) if fields["department_id"] else None) \
-        or catalog.default_department()
+    department = (
+        catalog.department(fields["department_id"]) if fields["department_id"] else None
+    ) or catalog.default_department()
     if fields["department_id"] is None:
         fields["department_id"] = department["id"]
     if fields["seller_name"]:

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 class InvalidFaults(ValueError):
@@ -44,7 +44,7 @@ class FaultSettings:
     RATIOS = ("error_5xx", "rate_429", "timeout_after_store", "reset")
 
     @classmethod
-    def from_json(cls, data: dict) -> "FaultSettings":
+    def from_json(cls, data: dict) -> FaultSettings:
         """Build settings from the admin API body; unknown keys are an error so typos show."""
         data = dict(data)
         data.pop("account", None)
@@ -128,9 +128,11 @@ class FaultBook:
 
     def listing(self, service: str) -> list[dict]:
         with self._lock:
-            return [{"account": account, **settings.to_json()}
-                    for (svc, account), settings in sorted(self._settings.items(), key=lambda kv: kv[0][1] or "")
-                    if svc == service]
+            return [
+                {"account": account, **settings.to_json()}
+                for (svc, account), settings in sorted(self._settings.items(), key=lambda kv: kv[0][1] or "")
+                if svc == service
+            ]
 
     def effective(self, service: str, account: str) -> tuple[tuple[str, str | None], FaultSettings]:
         """The account's own settings, else the service-wide ones, else no faults."""
@@ -152,7 +154,9 @@ class FaultBook:
 
     def choose(self, key: tuple[str, str | None], options: tuple):
         with self._lock:
-            rng = self._rngs.setdefault(key, random.Random())
+            rng = self._rngs.get(key)
+            if rng is None:
+                rng = self._rngs[key] = random.Random()
             return rng.choice(options)
 
     # -- write window ---------------------------------------------------
@@ -201,7 +205,7 @@ class AccountStats:
     in_flight: int = 0
     max_in_flight: int = 0
 
-    def add(self, other: "AccountStats") -> None:
+    def add(self, other: AccountStats) -> None:
         self.requests += other.requests
         self.writes += other.writes
         self.responses.update(other.responses)
@@ -212,11 +216,16 @@ class AccountStats:
         self.max_in_flight = max(self.max_in_flight, other.max_in_flight)
 
     def as_dict(self) -> dict:
-        return {"requests": self.requests, "writes": self.writes,
-                "responses": {str(code): n for code, n in sorted(self.responses.items())},
-                "throttled": self.throttled, "faults": dict(sorted(self.faults.items())),
-                "documents_stored": self.documents_stored,
-                "in_flight": self.in_flight, "max_in_flight": self.max_in_flight}
+        return {
+            "requests": self.requests,
+            "writes": self.writes,
+            "responses": {str(code): n for code, n in sorted(self.responses.items())},
+            "throttled": self.throttled,
+            "faults": dict(sorted(self.faults.items())),
+            "documents_stored": self.documents_stored,
+            "in_flight": self.in_flight,
+            "max_in_flight": self.max_in_flight,
+        }
 
 
 class Stats:
@@ -261,8 +270,11 @@ class Stats:
     def clear(self) -> None:
         with self._lock:
             # Requests still running keep their in-flight count so it cannot go negative.
-            self._accounts = {key: AccountStats(in_flight=entry.in_flight, max_in_flight=entry.in_flight)
-                              for key, entry in self._accounts.items() if entry.in_flight}
+            self._accounts = {
+                key: AccountStats(in_flight=entry.in_flight, max_in_flight=entry.in_flight)
+                for key, entry in self._accounts.items()
+                if entry.in_flight
+            }
             self._since = _utc_now()
 
     def snapshot(self) -> dict:
@@ -277,10 +289,12 @@ class Stats:
             return {
                 "since": self._since,
                 "totals": grand.as_dict(),
-                "services": {name: {"totals": block["totals"].as_dict(), "accounts": block["accounts"]}
-                             for name, block in services.items()},
+                "services": {
+                    name: {"totals": block["totals"].as_dict(), "accounts": block["accounts"]}
+                    for name, block in services.items()
+                },
             }
 
 
 def _utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

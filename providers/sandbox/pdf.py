@@ -67,11 +67,23 @@ def render_pdf(doc: PdfDocument, font_path: Path | None | bool = None) -> bytes:
         family, text = "Helvetica", _latin1
     pdf.add_page()
 
-    def write(value: str, size: float = 9, height: float = 5, width: float = 0, align: str = "L",
-              newline: bool = True) -> None:
+    def write(
+        value: str,
+        size: float = 9,
+        height: float = 5,
+        width: float = 0,
+        align: str = "L",
+        newline: bool = True,
+    ) -> None:
         pdf.set_font(family, size=size)
-        pdf.cell(width, height, text(value), align=align,
-                 new_x=XPos.LMARGIN if newline else XPos.RIGHT, new_y=YPos.NEXT if newline else YPos.TOP)
+        pdf.cell(
+            width,
+            height,
+            text(value),
+            align=align,
+            new_x=XPos.LMARGIN if newline else XPos.RIGHT,
+            new_y=YPos.NEXT if newline else YPos.TOP,
+        )
 
     write(doc.banner, size=7)
     write(f"{doc.title} nr {doc.number}", size=15, height=10)
@@ -90,10 +102,16 @@ def render_pdf(doc: PdfDocument, font_path: Path | None | bool = None) -> bytes:
     headers = ("Nazwa", "Ilość", "J.m.", "Cena netto", "VAT", "Wartość netto", "Kwota VAT", "Brutto")
     pdf.set_font(family, size=8)
     # fpdf2's table wraps long line names instead of cutting them off.
-    with pdf.table(col_widths=(62, 14, 10, 20, 12, 24, 20, 24), line_height=5, first_row_as_headings=False,
-                   text_align=("LEFT", "RIGHT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT", "RIGHT")) as table:
-        for values in [headers] + [(line.name, line.quantity, line.unit, line.unit_net, line.rate,
-                                    line.net, line.vat, line.gross) for line in doc.lines]:
+    with pdf.table(
+        col_widths=(62, 14, 10, 20, 12, 24, 20, 24),
+        line_height=5,
+        first_row_as_headings=False,
+        text_align=("LEFT", "RIGHT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
+    ) as table:
+        for values in [headers] + [
+            (line.name, line.quantity, line.unit, line.unit_net, line.rate, line.net, line.vat, line.gross)
+            for line in doc.lines
+        ]:
             row = table.row()
             for value in values:
                 row.cell(text(value))
@@ -112,4 +130,3 @@ def render_pdf(doc: PdfDocument, font_path: Path | None | bool = None) -> bytes:
 
 def _latin1(value: str) -> str:
     return value.translate(POLISH_TO_ASCII).replace("—", "-").encode("latin-1", "replace").decode("latin-1")
-

@@ -26,7 +26,7 @@ class SandboxRuntime:
     store: Store
     faults: FaultBook
     stats: Stats
-    services: dict[str, "EmulatedService"] = field(default_factory=dict)
+    services: dict[str, EmulatedService] = field(default_factory=dict)
 
     def reset(self) -> None:
         """Wipe documents, accounts, faults and counters; re-create the demo accounts."""
@@ -41,6 +41,7 @@ class SandboxRuntime:
 @dataclass
 class GuardedCall:
     """Per-request bookkeeping of the guard, kept on ``flask.g``."""
+
     service: str
     account: str
     is_write: bool
@@ -84,28 +85,38 @@ class EmulatedService:
     def inspect_documents(self, account: str | None, args) -> list[dict]:
         """Stored documents for ``GET /_sandbox/<service>/documents`` (``account=None``: all accounts),
         rendered as the service's API would return them. Must not change any state."""
-        with self.runtime.store.transaction() as tx:
+        with self.runtime.store.transaction(write=False) as tx:
             return tx.select(self.name, account, self.document_collection)
 
     # -- error bodies (override to mimic the service) -------------------
+    def error_response(self, message, status: int) -> Response:
+        """The service's JSON error envelope."""
+        return _json({"error": message}, status)
+
     def unauthorized(self) -> Response:
-        return _json({"error": "unauthorized"}, 401)
+        return self.error_response("unauthorized", 401)
 
     def throttled(self, retry_after: float) -> Response:
-        response = _json({"error": "Too many requests"}, 429)
+        response = self.error_response("Too many requests", 429)
         response.headers["Retry-After"] = retry_after_header(retry_after)
         return response
 
     def server_error(self, status: int) -> Response:
         # Real 5xx pages usually come from a proxy or framework, not the API: HTML, not JSON.
-        titles = {500: "We're sorry, but something went wrong.", 502: "502 Bad Gateway",
-                  503: "503 Service Temporarily Unavailable"}
+        titles = {
+            500: "We're sorry, but something went wrong.",
+            502: "502 Bad Gateway",
+            503: "503 Service Temporarily Unavailable",
+        }
         title = titles.get(status, f"{status} Server Error")
-        return Response(f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>",
-                        status=status, mimetype="text/html")
+        return Response(
+            f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>",
+            status=status,
+            mimetype="text/html",
+        )
 
     def not_found(self) -> Response:
-        return _json({"error": "not found"}, 404)
+        return self.error_response("Not found", 404)
 
     # -- accounts ---------------------------------------------------------
     def create_account(self, prefix: str, api_token: str, options: dict) -> tuple[Account, bool]:

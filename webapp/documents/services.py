@@ -91,7 +91,7 @@ def _set_totals(document: Document, lines) -> None:
 
 
 def issue_document(order: Order, kind: str, *, series_id: int | None = None, user_id: int | None = None,
-                   issue_date: date | None = None) -> Document:
+                   issue_date: date | None = None, trigger: str = "user") -> Document:
     """Issue an invoice or receipt for an order and commit. Raises IssueRefused."""
     _check_issuable(order, kind)
     series = series_for(order.merchant_id, kind, series_id)
@@ -112,7 +112,13 @@ def issue_document(order: Order, kind: str, *, series_id: int | None = None, use
     for position, item in enumerate(order.items):
         document.lines.append(_line_from(item, "line", position))
     _set_totals(document, document.lines)
-    return _save_with_number(document, series, issue_date)
+    from ..exports.services import attach_auto_export, enqueue_export
+
+    export = attach_auto_export(document, trigger)
+    document = _save_with_number(document, series, issue_date)
+    if export is not None and export.state == "queued":
+        enqueue_export(export)  # after the commit: a job never sees an uncommitted row
+    return document
 
 
 def _save_with_number(document: Document, series: Series, issue_date: date) -> Document:

@@ -66,7 +66,7 @@ def issue(order_id: int):
     kind = request.form.get("kind", "invoice")
     try:
         document = issue_document(order, kind, series_id=request.form.get("series_id", type=int),
-                                  user_id=current_user.id)
+                                  user_id=current_user.id, trigger=f"użytkownik {current_user.email}")
     except IssueRefused as refused:
         flash(refused.message, "error")
         return redirect(url_for("orders.card", order_id=order.id))
@@ -104,7 +104,8 @@ def bulk_issue():
     for order in orders:
         try:
             issued.append(issue_document(order, kind, series_id=request.form.get("series_id", type=int),
-                                         user_id=current_user.id).number)
+                                         user_id=current_user.id,
+                                         trigger=f"wystawianie zbiorcze, {current_user.email}").number)
         except IssueRefused as error:
             refused.append(f"{order.source} #{order.shop_order_id}: {error.message}")
     if issued:

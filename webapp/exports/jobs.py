@@ -1,0 +1,357 @@
+"""RQ jobs: send a document, reconcile an uncertain one, fetch the service's copy, sweep.
+
+Exactly once: a row is claimed with a compare-and-set before the POST and the claim is committed,
+so a worker that dies mid-send leaves the row `sending`; whoever finds it later looks the document
+up at the service by our reference instead of sending it again. Jobs take ids and never raise:
+every outcome is written to the row and the journal."""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+from flask import current_app
+from sqlalchemy import update
+
+from providers.base import (
+    AuthenticationFailed,
+    DuplicateReference,
+    OutcomeUnknown,
+    ProviderError,
+    RemoteDocument,
+    TransientError,
+    ValidationRejected,
+)
+
+from ..extensions import db
+from ..models import Export, JournalEntry, utcnow
+from ..redis_conn import get_redis
+from .limits import AccountLimits
+from .mapping import export_settings, hub_document
+from .services import (
+    backoff_delay,
+    enqueue_export,
+    enqueue_fetch,
+    job_exists,
+    limits_of,
+    provider_for,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_TRANSIENT_ATTEMPTS = 12
+
+
+class Attempt:
+    """Collects the request summaries of one attempt and writes its journal line."""
+
+    def __init__(self, export: Export, action: str):
+        self.export, self.action = export, action
+        self.started_at, self.start = utcnow(), time.monotonic()
+        self.requests: list[str] = []
+
+    def log_request(self, summary) -> None:
+        self.requests.append(str(summary))
+
+    def record(self, outcome: str, message: str, next_step: str) -> None:
+        export = self.export
+        db.session.add(JournalEntry(
+            merchant_id=export.merchant_id, integration_id=export.integration_id, export_id=export.id,
+            document_id=export.document_id, trigger=export.trigger, action=self.action,
+            started_at=self.started_at, duration_ms=int((time.monotonic() - self.start) * 1000),
+            request_summary="\n".join(self.requests)[:4000], outcome=outcome, message=message[:4000],
+            next_step=next_step[:300],
+        ))
+
+
+def _limits(export: Export) -> AccountLimits:
+    return AccountLimits(get_redis(current_app), export.integration_id)
+
+
+def _reschedule(export: Export, delay: float, fetch: bool = False) -> str:
+    """Try again later without spending an attempt (account paused or out of request budget)."""
+    export.generation += 1
+    db.session.commit()
+    (enqueue_fetch if fetch else enqueue_export)(export, delay=max(delay, 0.05))
+    return "rescheduled"
+
+
+def _original_remote_id(export: Export) -> str | None:
+    corrected = export.document.corrects
+    return corrected.export.remote_id if corrected is not None and corrected.export is not None else None
+
+
+def _take_slot(export: Export, count: int = 1) -> float:
+    _, requests, per_seconds = limits_of(export.integration)
+    return _limits(export).take_request_slot(requests, per_seconds, count)
+
+
+def run_export(export_id: int) -> str:
+    export = db.session.get(Export, export_id)
+    if export is None:
+        return "missing"
+    try:
+        return _run_export(export)
+    except Exception:  # a bug must not lose the row: leave it for the sweeper to reconcile
+        log.exception("export %s failed unexpectedly", export_id)
+        db.session.rollback()
+        return "error"
+
+
+def _run_export(export: Export) -> str:
+    if export.state == "sent":
+        enqueue_fetch(export)
+        return "sent"
+    if export.state in ("fetched", "rejected"):
+        return export.state
+    wait = _limits(export).breaker_wait()
+    if wait > 0:
+        _set_health(export, "paused", "Konto wstrzymane po serii błędów; wznowi się samo.")
+        return _reschedule(export, wait)
+    if export.state == "sending":
+        lease = current_app.config.get("EXPORT_SEND_LEASE", 120)
+        if export.claimed_at and utcnow() - export.claimed_at < timedelta(seconds=lease):
+            return "in flight"  # another worker is sending it right now
+        export.state = "in_doubt"
+        db.session.commit()
+    if export.state == "in_doubt":
+        return _reconcile(export)
+    if export.next_attempt_at and export.next_attempt_at > utcnow() + timedelta(seconds=0.5):
+        return _reschedule(export, (export.next_attempt_at - utcnow()).total_seconds())
+    wait = _take_slot(export)
+    if wait > 0:
+        _set_health(export, "rate_limited", "Limit zapytań usługi: eksport zwalnia, by go nie przekroczyć.")
+        return _reschedule(export, wait)
+    return _send(export)
+
+
+def _claim(export: Export) -> bool:
+    claimed = db.session.execute(
+        update(Export)
+        .where(Export.id == export.id, Export.state.in_(("queued", "retrying")),
+               Export.generation == export.generation)
+        .values(state="sending", claimed_at=utcnow(), attempts=Export.attempts + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    db.session.commit()
+    db.session.refresh(export)
+    return claimed
+
+
+def _send(export: Export) -> str:
+    if not _claim(export):
+        return "claimed elsewhere"
+    attempt = Attempt(export, "create")
+    provider = provider_for(export.integration, request_log=attempt.log_request)
+    document = export.document
+    doc = hub_document(document, _original_remote_id(export))
+    settings = export_settings(export.integration, document)
+    problems = provider.preflight(doc, settings)
+    if problems:
+        return _reject(export, attempt, "Kontrola przed wysyłką: " + "; ".join(p.message for p in problems),
+                       {p.field: [p.message] for p in problems})
+    try:
+        remote = provider.create_document(doc, settings)
+    except DuplicateReference:
+        # The service's own guard says it already has this document: adopt that one.
+        try:
+            remote = provider.find_document(doc)
+        except ProviderError as error:
+            return _in_doubt(export, attempt, f"Usługa ma już ten dokument, wyszukanie nie powiodło się: {error}")
+        if remote is None:
+            return _in_doubt(export, attempt, "Usługa zgłasza duplikat, ale go nie znaleziono.")
+        return _mark_sent(export, attempt, remote, "Usługa już miała ten dokument: przyjęto istniejący.")
+    except ValidationRejected as error:
+        return _reject(export, attempt, str(error), error.field_errors)
+    except AuthenticationFailed as error:
+        _set_health(export, "auth_failed", str(error))
+        return _retry_later(export, attempt, str(error), None, outcome="auth")
+    except TransientError as error:
+        return _retry_later(export, attempt, str(error), error.retry_after)
+    except OutcomeUnknown as error:
+        return _in_doubt(export, attempt, str(error))
+    except ProviderError as error:
+        return _reject(export, attempt, str(error), {})
+    return _mark_sent(export, attempt, remote, "Dokument utworzony w usłudze.")
+
+
+def _reconcile(export: Export) -> str:
+    grace = current_app.config.get("EXPORT_IN_DOUBT_GRACE", 10)
+    attempt = Attempt(export, "lookup")
+    wait = _take_slot(export)
+    if wait > 0:
+        return _reschedule(export, wait)
+    provider = provider_for(export.integration, request_log=attempt.log_request)
+    try:
+        remote = provider.find_document(hub_document(export.document, _original_remote_id(export)))
+    except ProviderError as error:
+        attempt.record("transient", f"Wyszukanie dokumentu w usłudze nie powiodło się: {error}",
+                       "ponowne wyszukanie")
+        return _reschedule(export, backoff_delay(export.attempts, getattr(error, "retry_after", None)))
+    if remote is not None:
+        return _mark_sent(export, attempt, remote, "Uzgodniono: dokument jest w usłudze.")
+    if export.claimed_at and utcnow() - export.claimed_at < timedelta(seconds=grace):
+        # The service may still be finishing the slow request: look again before sending.
+        attempt.record("unknown", "Dokumentu jeszcze nie ma w usłudze.", "ponowne wyszukanie")
+        return _reschedule(export, grace - (utcnow() - export.claimed_at).total_seconds())
+    attempt.record("ok", "Dokumentu nie ma w usłudze: zostanie wysłany.", "wysyłka")
+    export.state = "retrying"
+    db.session.commit()
+    return _send(export)
+
+
+def _mark_sent(export: Export, attempt: Attempt, remote: RemoteDocument, message: str) -> str:
+    export.state, export.sent_at = "sent", utcnow()
+    _store_remote(export, remote)
+    export.last_error, export.field_errors, export.next_attempt_at = "", {}, None
+    attempt.record("ok", f"{message} Numer: {remote.number or '—'}.", "pobranie numeru i PDF")
+    _limits(export).record_success()
+    _set_health(export, "connected", "")
+    db.session.commit()
+    enqueue_fetch(export)
+    return "sent"
+
+
+def _store_remote(export: Export, remote: RemoteDocument) -> None:
+    export.remote_id = remote.remote_id
+    export.remote_number = remote.number or export.remote_number
+    export.remote_status = remote.status
+    export.remote_view_url = remote.view_url
+    export.remote_pdf_url = remote.pdf_url
+    if remote.ksef is not None:
+        export.ksef_status, export.ksef_number = remote.ksef.status, remote.ksef.number
+        export.ksef_link, export.ksef_error = remote.ksef.verification_link, remote.ksef.error
+
+
+def _reject(export: Export, attempt: Attempt, message: str, field_errors: dict) -> str:
+    export.state, export.last_error = "rejected", message
+    export.field_errors = {k: list(v) for k, v in (field_errors or {}).items()}
+    attempt.record("rejected", message, "popraw dane i ponów eksport")
+    db.session.commit()
+    return "rejected"
+
+
+def _in_doubt(export: Export, attempt: Attempt, message: str) -> str:
+    export.state, export.last_error = "in_doubt", message
+    grace = current_app.config.get("EXPORT_IN_DOUBT_GRACE", 10)
+    attempt.record("unknown", message, "uzgodnienie: wyszukanie dokumentu w usłudze")
+    export.generation += 1
+    db.session.commit()
+    enqueue_export(export, delay=grace)
+    return "in_doubt"
+
+
+def _retry_later(export: Export, attempt: Attempt, message: str, retry_after: float | None,
+                 outcome: str = "transient") -> str:
+    limits = _limits(export)
+    if limits.record_failure():
+        _set_health(export, "paused", "Konto wstrzymane po serii błędów; wznowi się samo.")
+    if export.attempts >= MAX_TRANSIENT_ATTEMPTS:
+        return _reject(export, attempt, f"{message} (po {export.attempts} próbach; ponów, gdy usługa działa)", {})
+    delay = backoff_delay(export.attempts, retry_after)
+    export.state, export.last_error = "retrying", message
+    export.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    export.generation += 1
+    attempt.record(outcome, message, f"ponowna próba za {delay:.1f} s")
+    db.session.commit()
+    enqueue_export(export, delay=delay)
+    return "retrying"
+
+
+def _set_health(export: Export, health: str, message: str) -> None:
+    integration = export.integration
+    if integration.health != health or integration.health_message != message:
+        integration.health, integration.health_message = health, message[:500]
+        db.session.commit()
+
+
+# --- fetch-back -----------------------------------------------------------------------------
+
+def run_fetch(export_id: int) -> str:
+    export = db.session.get(Export, export_id)
+    if export is None or export.state not in ("sent", "fetched") or not export.remote_id:
+        return "nothing to fetch"
+    try:
+        return _fetch(export)
+    except Exception:
+        log.exception("fetch %s failed unexpectedly", export_id)
+        db.session.rollback()
+        return "error"
+
+
+def _fetch(export: Export) -> str:
+    wait = _limits(export).breaker_wait() or _take_slot(export, count=2)
+    if wait > 0:
+        return _reschedule(export, wait, fetch=True)
+    attempt = Attempt(export, "fetch")
+    provider = provider_for(export.integration, request_log=attempt.log_request)
+    try:
+        remote = provider.fetch_document(export.remote_id)
+        pdf = provider.fetch_pdf(export.remote_id)
+    except ProviderError as error:
+        attempt.record("transient", f"Pobranie dokumentu nie powiodło się: {error}", "ponowne pobranie")
+        _limits(export).record_failure()
+        export.generation += 1
+        db.session.commit()
+        enqueue_fetch(export, delay=backoff_delay(export.attempts + 1, getattr(error, "retry_after", None)))
+        return "retrying"
+    _store_remote(export, remote)
+    export.pdf, export.state, export.fetched_at = pdf, "fetched", utcnow()
+    mismatch = compare_totals(export, remote)
+    export.totals_mismatch = mismatch or None
+    message = f"Pobrano numer {remote.number} i PDF ({len(pdf)} B)."
+    if mismatch:
+        message += " Sumy usługi różnią się od sum w hubie: " + "; ".join(
+            f"{rate}: hub {v['hub']} / usługa {v['service']}" for rate, v in mismatch.items())
+    attempt.record("ok", message, "—")
+    _limits(export).record_success()
+    db.session.commit()
+    return "fetched"
+
+
+def compare_totals(export: Export, remote: RemoteDocument) -> dict:
+    """Per VAT rate gross (and the grand total) of the service against the hub's: any difference,
+    even 0.01, is reported with both figures."""
+    doc = hub_document(export.document, _original_remote_id(export))
+    differences = {}
+    if remote.totals:
+        service = {t.rate: t for t in remote.totals}
+        for hub_total in doc.totals:
+            theirs = service.get(hub_total.rate)
+            for part in ("net", "vat", "gross"):
+                ours_value = getattr(hub_total, part)
+                theirs_value = getattr(theirs, part) if theirs else Decimal("0.00")
+                if ours_value != theirs_value:
+                    differences[f"{hub_total.rate} {part}"] = {"hub": str(ours_value), "service": str(theirs_value)}
+    if remote.total_gross is not None and export.document.kind != "correction" and remote.total_gross != doc.total_gross:
+        differences["brutto"] = {"hub": str(doc.total_gross), "service": str(remote.total_gross)}
+    return differences
+
+
+# --- sweeper --------------------------------------------------------------------------------
+
+def sweep() -> dict[str, int]:
+    """Re-enqueue work whose job is gone (crash between commit and enqueue, Redis flushed), turn
+    stale `sending` rows into in-doubt ones, and make sure sent rows get fetched."""
+    counts = {"requeued": 0, "in_doubt": 0, "fetch": 0}
+    lease = timedelta(seconds=current_app.config.get("EXPORT_SEND_LEASE", 120))
+    settle = timedelta(seconds=current_app.config.get("SWEEPER_SETTLE_SECONDS", 5))
+    now = utcnow()
+    stale = db.session.scalars(db.select(Export).where(Export.state == "sending", Export.claimed_at < now - lease)).all()
+    for export in stale:
+        export.state, export.generation = "in_doubt", export.generation + 1
+        counts["in_doubt"] += 1
+    db.session.commit()
+    waiting = db.session.scalars(
+        db.select(Export).where(Export.state.in_(("queued", "retrying", "in_doubt")), Export.updated_at < now - settle)
+    ).all()
+    for export in waiting:
+        if not job_exists("export", export):
+            delay = max((export.next_attempt_at - now).total_seconds(), 0) if export.next_attempt_at else 0
+            counts["requeued"] += enqueue_export(export, delay=delay)
+    sent = db.session.scalars(db.select(Export).where(Export.state == "sent", Export.updated_at < now - settle)).all()
+    for export in sent:
+        if not job_exists("fetch", export):
+            counts["fetch"] += enqueue_fetch(export)
+    return counts

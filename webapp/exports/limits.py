@@ -1,0 +1,87 @@
+"""Per-account limits shared by every worker through Redis: a sliding-window request cap that
+keeps under the service's documented limit, and a circuit breaker that pauses an account after
+repeated failures, lets one probe through after a cool-down, and closes again on success."""
+from __future__ import annotations
+
+import time
+import uuid
+
+from redis import Redis
+
+# KEYS[1] window zset; ARGV: now, window seconds, limit, member. Returns 0 when a slot was taken,
+# else the seconds until the oldest request leaves the window.
+_TAKE_SLOT = """
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('EXPIRE', KEYS[1], math.ceil(window) + 1)
+  return '0'
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return tostring(tonumber(oldest[2]) + window - now)
+"""
+
+BREAKER_THRESHOLD = 5
+BREAKER_BASE_COOLDOWN = 15.0
+BREAKER_MAX_COOLDOWN = 600.0
+
+
+class AccountLimits:
+    def __init__(self, redis: Redis, integration_id: int):
+        self.redis = redis
+        self.prefix = f"ib:integration:{integration_id}"
+
+    # --- request window ---------------------------------------------------------------------
+    def take_request_slot(self, requests: int | None, per_seconds: float | None, count: int = 1) -> float:
+        """Reserve `count` requests in the window; 0.0 when granted, else seconds to wait."""
+        if not requests or not per_seconds:
+            return 0.0
+        script = self.redis.register_script(_TAKE_SLOT)
+        for _ in range(count):
+            wait = float(script(keys=[f"{self.prefix}:window"],
+                                args=[time.time(), per_seconds, requests, uuid.uuid4().hex]))
+            if wait > 0:
+                return wait
+        return 0.0
+
+    # --- circuit breaker --------------------------------------------------------------------
+    def breaker_wait(self) -> float:
+        """Seconds the account stays paused; 0 when requests may go (one probe after a pause)."""
+        opened_until = self.redis.get(f"{self.prefix}:open_until")
+        if opened_until is None:
+            return 0.0
+        remaining = float(opened_until) - time.time()
+        if remaining > 0:
+            return remaining
+        # Half-open: one probe at a time; the others wait for its outcome.
+        if self.redis.set(f"{self.prefix}:probe", "1", nx=True, ex=60):
+            return 0.0
+        return 5.0
+
+    def record_success(self) -> None:
+        self.redis.delete(f"{self.prefix}:failures", f"{self.prefix}:open_until", f"{self.prefix}:probe",
+                          f"{self.prefix}:cooldown")
+
+    def record_failure(self) -> bool:
+        """Count a failure; returns True when the breaker (re)opens."""
+        failures = self.redis.incr(f"{self.prefix}:failures")
+        self.redis.expire(f"{self.prefix}:failures", 3600)
+        probing = self.redis.delete(f"{self.prefix}:probe")
+        if failures < BREAKER_THRESHOLD and not probing:
+            return False
+        cooldown = float(self.redis.get(f"{self.prefix}:cooldown") or BREAKER_BASE_COOLDOWN / 2) * 2
+        cooldown = min(cooldown, BREAKER_MAX_COOLDOWN)
+        self.redis.set(f"{self.prefix}:cooldown", cooldown, ex=3600)
+        self.redis.set(f"{self.prefix}:open_until", time.time() + cooldown, ex=int(cooldown) + 3600)
+        return True
+
+    def is_open(self) -> bool:
+        opened_until = self.redis.get(f"{self.prefix}:open_until")
+        return opened_until is not None and float(opened_until) > time.time()
+
+    def reset(self) -> None:
+        self.record_success()
+        self.redis.delete(f"{self.prefix}:window")

@@ -1,0 +1,226 @@
+"""Export rules: integrations, the outbox rows, enqueueing after commit, retries by hand.
+
+Only jobs (webapp/exports/jobs.py) talk to the services; this module writes rows and queues."""
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from flask import current_app
+from rq import Queue
+from rq.exceptions import DuplicateJobError
+from rq.job import Job
+from rq.rate_limit import RateLimit
+
+from providers import PROVIDERS
+from providers.base import Problem
+
+from ..crypto import decrypt_credentials, encrypt_credentials
+from ..extensions import db
+from ..models import Document, Export, Integration, utcnow
+from ..redis_conn import get_redis
+from .limits import AccountLimits
+from .mapping import export_settings, hub_document
+
+EXPORT_QUEUE = "exports"
+FETCH_QUEUE = "fetch"  # workers read it after "exports": creates get the request budget first
+
+
+class ExportRefused(Exception):
+    def __init__(self, message: str, problems: list[Problem] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.problems = problems or []
+
+
+def provider_class(integration: Integration):
+    return PROVIDERS[integration.provider]
+
+
+def provider_for(integration: Integration, request_log=None):
+    cls = provider_class(integration)
+    return cls(decrypt_credentials(integration.credentials_encrypted), base_url=integration.base_url or None,
+               options=dict(integration.options or {}), request_log=request_log,
+               timeout=current_app.config.get("PROVIDER_TIMEOUT", (5, 30)))
+
+
+def create_integration(merchant_id: int, provider_key: str, name: str, credentials: dict[str, str], *,
+                       base_url: str | None = None, **settings) -> Integration:
+    if provider_key not in PROVIDERS:
+        raise ExportRefused(f"Nieznana usługa: {provider_key}")
+    integration = Integration(merchant_id=merchant_id, provider=provider_key, name=name,
+                              credentials_encrypted=encrypt_credentials(credentials), base_url=base_url,
+                              options={}, series_links={}, payment_links={}, **settings)
+    db.session.add(integration)
+    db.session.commit()
+    return integration
+
+
+def update_credentials(integration: Integration, credentials: dict[str, str]) -> None:
+    integration.credentials_encrypted = encrypt_credentials(credentials)
+    integration.health, integration.health_message = "connected", ""
+    db.session.commit()
+    AccountLimits(get_redis(current_app), integration.id).reset()
+
+
+def limits_of(integration: Integration) -> tuple[int, int | None, float | None]:
+    """(max concurrency, requests, per seconds): the integration's own cap or the contract's."""
+    defaults = provider_class(integration).default_limits
+    return (integration.max_concurrency or defaults.max_concurrency,
+            integration.rate_requests or defaults.requests,
+            integration.rate_seconds or defaults.per_seconds)
+
+
+def preflight(document: Document, integration: Integration) -> list[Problem]:
+    """The service's known rules checked before anything is queued (no HTTP)."""
+    cls = provider_class(integration)
+    kind_ok = {"invoice": True, "receipt": cls.capabilities.receipts, "correction": cls.capabilities.corrections}
+    if not kind_ok[document.kind]:
+        return [Problem("kind", f"{cls.display_name} nie przyjmuje dokumentów tego rodzaju ({document.title}).")]
+    original_remote_id = None
+    if document.kind == "correction":
+        original_export = document.corrects.export if document.corrects else None
+        if original_export is None or not original_export.remote_id:
+            return [Problem("corrects", "Najpierw prześlij korygowaną fakturę do usługi.")]
+        original_remote_id = original_export.remote_id
+    provider = cls({}, base_url=integration.base_url or None, options=dict(integration.options or {}))
+    return provider.preflight(hub_document(document, original_remote_id), export_settings(integration, document))
+
+
+def auto_export_integration(merchant_id: int) -> Integration | None:
+    return db.session.scalar(
+        db.select(Integration).where(Integration.merchant_id == merchant_id, Integration.auto_export.is_(True))
+        .order_by(Integration.id).limit(1)
+    )
+
+
+def add_export(document: Document, integration: Integration, trigger: str) -> Export:
+    """Write the outbox row (not committed: the caller commits it with its own change).
+    Refuses when the pre-flight check finds problems, naming each."""
+    if document.merchant_id != integration.merchant_id:
+        raise ExportRefused("Integracja należy do innego sprzedawcy.")
+    existing = db.session.scalar(db.select(Export).where(Export.document_id == document.id)) if document.id else None
+    if existing is not None:
+        raise ExportRefused(f"Dokument {document.number} jest już przekazany do integracji „{existing.integration.name}”.")
+    problems = preflight(document, integration)
+    if problems:
+        raise ExportRefused(f"Dokument {document.number} nie przeszedł kontroli przed wysyłką.", problems)
+    export = Export(merchant_id=document.merchant_id, document=document, integration=integration,
+                    state="queued", trigger=trigger[:100], field_errors={})
+    db.session.add(export)
+    return export
+
+
+def attach_auto_export(document: Document, trigger: str) -> Export | None:
+    """With "pass automatically" on, the outbox row goes into the issuing transaction. A document
+    that fails the pre-flight check gets a rejected row listing every problem (nothing is sent)."""
+    if document.kind == "correction":
+        return None  # corrections are passed by hand
+    integration = auto_export_integration(document.merchant_id)
+    if integration is None:
+        return None
+    cls = provider_class(integration)
+    if document.kind == "receipt" and not cls.capabilities.receipts:
+        return None
+    problems = preflight(document, integration)
+    export = Export(merchant_id=document.merchant_id, document=document, integration=integration,
+                    state="rejected" if problems else "queued", trigger=trigger[:100],
+                    field_errors={p.field: [p.message] for p in problems},
+                    last_error="; ".join(p.message for p in problems))
+    db.session.add(export)
+    return export
+
+
+def job_id(kind: str, export: Export) -> str:
+    return f"{kind}-{export.id}-{export.generation}"
+
+
+def _queue(name: str) -> Queue:
+    return Queue(name, connection=get_redis(current_app))
+
+
+def enqueue_export(export: Export, delay: float = 0.0) -> bool:
+    """Queue the export's job after the commit; a second enqueue of the same generation is a
+    no-op (deterministic job id, unique=True), so a double click makes one job."""
+    from .jobs import run_export
+
+    concurrency, _, _ = limits_of(export.integration)
+    kwargs = dict(job_id=job_id("export", export), unique=True, result_ttl=0, failure_ttl=7 * 24 * 3600,
+                  rate_limit=RateLimit(f"ib-integration-{export.integration_id}", concurrency),
+                  description=f"export {export.id}")
+    queue = _queue(EXPORT_QUEUE)
+    try:
+        if delay > 0:
+            queue.enqueue_in(timedelta(seconds=delay), run_export, export.id, **kwargs)
+        else:
+            queue.enqueue(run_export, export.id, **kwargs)
+    except DuplicateJobError:
+        return False
+    return True
+
+
+def enqueue_fetch(export: Export, delay: float = 0.0) -> bool:
+    from .jobs import run_fetch
+
+    concurrency, _, _ = limits_of(export.integration)
+    kwargs = dict(job_id=job_id("fetch", export), unique=True, result_ttl=0, failure_ttl=7 * 24 * 3600,
+                  rate_limit=RateLimit(f"ib-integration-{export.integration_id}", concurrency),
+                  description=f"fetch {export.id}")
+    queue = _queue(FETCH_QUEUE)
+    try:
+        if delay > 0:
+            queue.enqueue_in(timedelta(seconds=delay), run_fetch, export.id, **kwargs)
+        else:
+            queue.enqueue(run_fetch, export.id, **kwargs)
+    except DuplicateJobError:
+        return False
+    return True
+
+
+def job_exists(kind: str, export: Export) -> bool:
+    return Job.exists(job_id(kind, export), connection=get_redis(current_app))
+
+
+def export_document(document: Document, integration: Integration, trigger: str) -> Export:
+    """Export one document by hand: row + commit + enqueue."""
+    export = add_export(document, integration, trigger)
+    db.session.commit()
+    enqueue_export(export)
+    return export
+
+
+def retry_export(export: Export, trigger: str) -> Export:
+    """A new attempt after the merchant fixed the data (rejected) or to hurry a retry."""
+    if export.state not in ("rejected", "retrying"):
+        raise ExportRefused("Ten dokument nie czeka na ponowną próbę.")
+    problems = preflight(export.document, export.integration)
+    if problems:
+        raise ExportRefused("Dokument nadal nie przechodzi kontroli przed wysyłką.", problems)
+    export.state, export.generation, export.trigger = "queued", export.generation + 1, trigger[:100]
+    export.next_attempt_at, export.last_error, export.field_errors = None, "", {}
+    db.session.commit()
+    enqueue_export(export)
+    return export
+
+
+def reconcile_export(export: Export, trigger: str) -> Export:
+    """Look an in-doubt document up at the service (never a blind re-send)."""
+    if export.state not in ("in_doubt", "sending"):
+        raise ExportRefused("Uzgadniać można tylko dokument o niepewnym stanie.")
+    export.generation, export.trigger = export.generation + 1, trigger[:100]
+    export.state = "in_doubt"
+    db.session.commit()
+    enqueue_export(export)
+    return export
+
+
+def backoff_delay(attempt: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with full jitter; never sooner than the service's Retry-After."""
+    base = current_app.config.get("EXPORT_BACKOFF_BASE", 2.0)
+    cap = current_app.config.get("EXPORT_BACKOFF_CAP", 300.0)
+    delay = random.uniform(0, min(cap, base * (2 ** max(attempt - 1, 0))))
+    return max(delay, retry_after or 0.0)
+
+
+def due(export: Export) -> bool:
+    return export.next_attempt_at is None or export.next_attempt_at <= utcnow()
