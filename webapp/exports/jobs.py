@@ -7,6 +7,7 @@ every outcome is written to the row and the journal."""
 from __future__ import annotations
 
 import logging
+import random
 import time
 from datetime import timedelta
 from decimal import Decimal
@@ -87,12 +88,28 @@ def _take_slot(export: Export, count: int = 1) -> float:
     return _limits(export).take_request_slot(requests, per_seconds, count)
 
 
+def _with_slot(export: Export, work, fetch: bool = False) -> str:
+    """Run `work` holding one of the account's concurrency slots, or try again shortly."""
+    limits = _limits(export)
+    concurrency, _, _ = limits_of(export.integration)
+    lease = sum(current_app.config.get("PROVIDER_TIMEOUT", (5, 30))) * 2 + 5
+    holder = limits.acquire(concurrency, lease)
+    if holder is None:
+        return _reschedule(export, 0.1 + random.random() * 0.2, fetch=fetch)
+    try:
+        return work(export)
+    finally:
+        limits.release(holder)
+
+
 def run_export(export_id: int) -> str:
     export = db.session.get(Export, export_id)
     if export is None:
         return "missing"
     try:
-        return _run_export(export)
+        if export.state in ("fetched", "rejected"):
+            return export.state
+        return _with_slot(export, _run_export)
     except Exception:  # a bug must not lose the row: leave it for the sweeper to reconcile
         log.exception("export %s failed unexpectedly", export_id)
         db.session.rollback()
@@ -273,7 +290,7 @@ def run_fetch(export_id: int) -> str:
     if export is None or export.state not in ("sent", "fetched") or not export.remote_id:
         return "nothing to fetch"
     try:
-        return _fetch(export)
+        return _with_slot(export, _fetch, fetch=True)
     except Exception:
         log.exception("fetch %s failed unexpectedly", export_id)
         db.session.rollback()
@@ -343,6 +360,8 @@ def sweep() -> dict[str, int]:
         export.state, export.generation = "in_doubt", export.generation + 1
         counts["in_doubt"] += 1
     db.session.commit()
+    for export in stale:
+        enqueue_export(export)
     waiting = db.session.scalars(
         db.select(Export).where(Export.state.in_(("queued", "retrying", "in_doubt")), Export.updated_at < now - settle)
     ).all()

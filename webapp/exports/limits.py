@@ -24,6 +24,17 @@ local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return tostring(tonumber(oldest[2]) + window - now)
 """
 
+# KEYS[1] holders zset; ARGV: now, lease seconds, max holders, holder id. 1 when acquired.
+_ACQUIRE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]))
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), ARGV[4])
+  redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2])) + 1)
+  return 1
+end
+return 0
+"""
+
 BREAKER_THRESHOLD = 5
 BREAKER_BASE_COOLDOWN = 15.0
 BREAKER_MAX_COOLDOWN = 600.0
@@ -46,6 +57,18 @@ class AccountLimits:
             if wait > 0:
                 return wait
         return 0.0
+
+    # --- concurrency ------------------------------------------------------------------------
+    def acquire(self, max_concurrency: int, lease_seconds: float) -> str | None:
+        """A slot among the account's concurrent requests (leased, so a killed worker's slot
+        frees itself); returns the holder id to release, or None when all are taken."""
+        holder = uuid.uuid4().hex
+        script = self.redis.register_script(_ACQUIRE)
+        acquired = script(keys=[f"{self.prefix}:inflight"], args=[time.time(), lease_seconds, max_concurrency, holder])
+        return holder if acquired == 1 else None
+
+    def release(self, holder: str) -> None:
+        self.redis.zrem(f"{self.prefix}:inflight", holder)
 
     # --- circuit breaker --------------------------------------------------------------------
     def breaker_wait(self) -> float:
@@ -84,4 +107,4 @@ class AccountLimits:
 
     def reset(self) -> None:
         self.record_success()
-        self.redis.delete(f"{self.prefix}:window")
+        self.redis.delete(f"{self.prefix}:window", f"{self.prefix}:inflight")

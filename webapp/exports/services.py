@@ -10,7 +10,6 @@ from flask import current_app
 from rq import Queue
 from rq.exceptions import DuplicateJobError
 from rq.job import Job
-from rq.rate_limit import RateLimit
 
 from providers import PROVIDERS
 from providers.base import Problem
@@ -122,7 +121,8 @@ def attach_auto_export(document: Document, trigger: str) -> Export | None:
     cls = provider_class(integration)
     if document.kind == "receipt" and not cls.capabilities.receipts:
         return None
-    problems = preflight(document, integration)
+    with db.session.no_autoflush:
+        problems = preflight(document, integration)
     export = Export(merchant_id=document.merchant_id, document=document, integration=integration,
                     state="rejected" if problems else "queued", trigger=trigger[:100],
                     field_errors={p.field: [p.message] for p in problems},
@@ -144,9 +144,7 @@ def enqueue_export(export: Export, delay: float = 0.0) -> bool:
     no-op (deterministic job id, unique=True), so a double click makes one job."""
     from .jobs import run_export
 
-    concurrency, _, _ = limits_of(export.integration)
     kwargs = dict(job_id=job_id("export", export), unique=True, result_ttl=0, failure_ttl=7 * 24 * 3600,
-                  rate_limit=RateLimit(f"ib-integration-{export.integration_id}", concurrency),
                   description=f"export {export.id}")
     queue = _queue(EXPORT_QUEUE)
     try:
@@ -162,9 +160,7 @@ def enqueue_export(export: Export, delay: float = 0.0) -> bool:
 def enqueue_fetch(export: Export, delay: float = 0.0) -> bool:
     from .jobs import run_fetch
 
-    concurrency, _, _ = limits_of(export.integration)
     kwargs = dict(job_id=job_id("fetch", export), unique=True, result_ttl=0, failure_ttl=7 * 24 * 3600,
-                  rate_limit=RateLimit(f"ib-integration-{export.integration_id}", concurrency),
                   description=f"fetch {export.id}")
     queue = _queue(FETCH_QUEUE)
     try:

@@ -1,0 +1,261 @@
+"""The export pipeline against the Fakturownia sandbox over real HTTP, with real Redis and DB."""
+import logging
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+import requests
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from tests.conftest import gen_order, run_jobs
+from webapp.documents.services import issue_document
+from webapp.exports import limits as limits_module
+from webapp.exports.jobs import sweep
+from webapp.exports.services import (
+    ExportRefused,
+    create_integration,
+    enqueue_export,
+    export_document,
+    provider_for,
+)
+from webapp.exports.mapping import export_settings, hub_document
+from webapp.extensions import db
+from webapp.models import Export, Integration, JournalEntry, utcnow
+from webapp.redis_conn import get_redis
+
+
+@pytest.fixture
+def fakturownia(app, sandbox_url, merchant_user):
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    token = f"tok-{uuid.uuid4().hex}"
+    requests.post(f"{sandbox_url}/_sandbox/fakturownia/accounts", json={"prefix": prefix, "api_token": token},
+                  timeout=5).raise_for_status()
+    integration = create_integration(merchant_user.merchant_id, "fakturownia", "Fakturownia (test)",
+                                     {"api_token": token, "account_prefix": prefix},
+                                     base_url=f"{sandbox_url}/fakturownia/{prefix}", auto_export=True)
+
+    def faults(**settings):
+        requests.put(f"{sandbox_url}/_sandbox/fakturownia/faults", json={"account": prefix, **settings},
+                     timeout=5).raise_for_status()
+
+    def stored(reference):
+        response = requests.get(f"{sandbox_url}/_sandbox/fakturownia/documents",
+                                params={"account": prefix, "oid": reference}, timeout=5)
+        return response.json()["count"]
+
+    yield SimpleNamespace(integration=integration, integration_id=integration.id, prefix=prefix, token=token, faults=faults, stored=stored)
+    requests.delete(f"{sandbox_url}/_sandbox/fakturownia/faults", json={"account": prefix}, timeout=5)
+
+
+def journal():
+    return [(e.action, e.outcome, e.message, e.request_summary) for e in db.session.scalars(
+        db.select(JournalEntry).order_by(JournalEntry.id))]
+
+
+def issue(merchant_user, **order_fields):
+    return issue_document(gen_order(merchant_user.merchant_id, **order_fields), "invoice", trigger="test")
+
+
+def test_auto_export_on_issue_reaches_fetched_with_number_and_pdf(app, merchant_user, fakturownia):
+    document = issue(merchant_user)
+    reference = document.reference
+    export = db.session.scalar(db.select(Export))
+    assert export.document_id == document.id and export.state == "queued"
+    reference = document.reference
+    run_jobs(app)
+    export = db.session.scalar(db.select(Export))
+    assert export.state == "fetched"
+    assert export.remote_number and export.remote_id
+    assert export.pdf.startswith(b"%PDF")
+    assert export.totals_mismatch is None
+    assert fakturownia.stored(reference) == 1
+    actions = [e.action for e in db.session.scalars(db.select(JournalEntry).order_by(JournalEntry.id))]
+    assert actions == ["create", "fetch"]
+
+
+def test_double_enqueue_creates_one_document(app, merchant_user, fakturownia):
+    document = issue(merchant_user)
+    reference = document.reference
+    export = db.session.scalar(db.select(Export))
+    assert enqueue_export(export) is False  # same generation: same job id, refused as duplicate
+    assert enqueue_export(export) is False
+    run_jobs(app)
+    assert fakturownia.stored(reference) == 1
+
+
+def test_worker_killed_after_post_is_reconciled_not_resent(app, merchant_user, fakturownia):
+    document = issue(merchant_user)
+    reference = document.reference
+    export = db.session.scalar(db.select(Export))
+    # The POST reached the service, then the worker died before saving: the row is still `sending`.
+    provider = provider_for(export.integration)
+    provider.create_document(hub_document(document), export_settings(export.integration, document))
+    export.state, export.claimed_at = "sending", utcnow() - timedelta(seconds=5)
+    db.session.commit()
+    get_redis(app).flushdb()  # its job is gone too
+    assert sweep()["in_doubt"] == 1
+    run_jobs(app)
+    export = db.session.scalar(db.select(Export))
+    assert export.state == "fetched", journal()
+    assert fakturownia.stored(reference) == 1
+    assert "Uzgodniono" in db.session.scalar(db.select(JournalEntry.message).where(JournalEntry.action == "lookup"))
+
+
+def test_timeout_after_the_document_was_stored_is_in_doubt_then_reconciled(app, merchant_user, fakturownia):
+    fakturownia.faults(timeout_after_store=1.0, hold_seconds=4)
+    document = issue(merchant_user)
+    reference = document.reference
+    from rq import Queue, SimpleWorker
+
+    conn = get_redis(app)
+    SimpleWorker([Queue("exports", connection=conn)], connection=conn).work(burst=True, logging_level="WARNING")
+    db.session.remove()
+    export = db.session.scalar(db.select(Export))
+    assert export.state == "in_doubt"
+    fakturownia.faults()
+    run_jobs(app)
+    assert db.session.scalar(db.select(Export)).state == "fetched"
+    assert fakturownia.stored(reference) == 1
+
+
+def test_validation_refusal_is_not_retried_and_its_messages_are_stored(app, merchant_user, fakturownia):
+    fakturownia.integration.series_links = {"1": "999999"}  # a department the service does not have
+    db.session.commit()
+    issue(merchant_user)
+    run_jobs(app)
+    export = db.session.scalar(db.select(Export))
+    assert export.state == "rejected" and export.attempts == 1
+    assert "department_id" in export.field_errors
+    assert db.session.scalar(db.select(db.func.count(JournalEntry.id))) == 1
+
+
+def _one_pass(app):
+    from rq import Queue, SimpleWorker
+
+    conn = get_redis(app)
+    SimpleWorker([Queue("exports", connection=conn)], connection=conn).work(burst=True, logging_level="WARNING")
+    db.session.remove()
+    return db.session.scalar(db.select(Export))
+
+
+def test_429_with_retry_after_waits_then_succeeds(app, merchant_user, fakturownia):
+    fakturownia.faults(rate_429=1.0, retry_after=2)
+    issue(merchant_user)
+    export = _one_pass(app)
+    assert export.state == "retrying"
+    assert export.next_attempt_at - utcnow() > timedelta(seconds=1.5)  # Retry-After honoured
+    fakturownia.faults()
+    run_jobs(app)
+    assert db.session.scalar(db.select(Export)).state == "fetched"
+
+
+def test_5xx_retries_then_succeeds(app, merchant_user, fakturownia):
+    fakturownia.faults(error_5xx=1.0)
+    document = issue(merchant_user)
+    reference = document.reference
+    export = _one_pass(app)
+    assert export.state == "retrying" and "500" in export.last_error or "50" in export.last_error
+    fakturownia.faults()
+    run_jobs(app)
+    export = db.session.scalar(db.select(Export))
+    assert export.state == "fetched" and export.attempts == 2
+    assert fakturownia.stored(reference) == 1
+
+
+def test_sweeper_requeues_an_export_whose_job_vanished(app, merchant_user, fakturownia):
+    document = issue(merchant_user)
+    reference = document.reference
+    get_redis(app).flushdb()  # Redis lost its queue
+    assert sweep()["requeued"] == 1
+    assert sweep()["requeued"] == 0  # the job exists now: not twice
+    run_jobs(app)
+    assert db.session.scalar(db.select(Export)).state == "fetched"
+    assert fakturownia.stored(reference) == 1
+
+
+def test_breaker_pauses_after_repeated_failures_and_resumes(app, merchant_user, fakturownia, monkeypatch):
+    monkeypatch.setattr(limits_module, "BREAKER_THRESHOLD", 2)
+    monkeypatch.setattr(limits_module, "BREAKER_BASE_COOLDOWN", 1.0)
+    fakturownia.faults(error_5xx=1.0)
+    issue(merchant_user)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        _one_pass(app)
+        if limits_module.AccountLimits(get_redis(app), fakturownia.integration_id).is_open():
+            break
+        from rq import Queue
+        from rq.registry import ScheduledJobRegistry
+
+        queue = Queue("exports", connection=get_redis(app))
+        registry = ScheduledJobRegistry(queue=queue)
+        time.sleep(0.25)
+        for job_id in registry.get_jobs_to_schedule(time.time()):
+            registry.remove(job_id)
+            queue.enqueue_job(queue.fetch_job(job_id))
+    assert limits_module.AccountLimits(get_redis(app), fakturownia.integration_id).is_open()
+    assert db.session.get(Integration, fakturownia.integration_id).health == "paused"
+    fakturownia.faults()
+    run_jobs(app)
+    assert db.session.scalar(db.select(Export)).state == "fetched"
+    assert db.session.get(Integration, fakturownia.integration_id).health == "connected"
+
+
+def test_one_document_cannot_be_exported_to_two_integrations(app, merchant_user, fakturownia, sandbox_url):
+    document = issue(merchant_user)
+    second = create_integration(merchant_user.merchant_id, "fakturownia", "Druga", {"api_token": "x", "account_prefix": "y"},
+                                base_url=f"{sandbox_url}/fakturownia/y", auto_export=False)
+    with pytest.raises(ExportRefused, match="już przekazany"):
+        export_document(document, second, "test")
+    db.session.rollback()
+    db.session.add(Export(merchant_id=document.merchant_id, document_id=document.id, integration_id=second.id,
+                          state="queued", field_errors={}))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+
+
+def test_credentials_are_encrypted_and_never_logged(app, merchant_user, fakturownia, caplog, monkeypatch):
+    monkeypatch.setattr(limits_module, "BREAKER_BASE_COOLDOWN", 0.2)
+    caplog.set_level(logging.DEBUG)
+    fakturownia.faults(error_5xx=0.5, seed=3)
+    issue(merchant_user)
+    run_jobs(app)
+    raw = db.session.execute(text("SELECT credentials_encrypted FROM integration")).scalar_one()
+    raw = bytes(raw)
+    assert fakturownia.token.encode() not in raw and b"api_token" not in raw
+    journal = " ".join(e.request_summary + e.message for e in db.session.scalars(db.select(JournalEntry)))
+    assert "/invoices.json" in journal
+    assert fakturownia.token not in journal
+    assert fakturownia.token not in caplog.text
+    for key in get_redis(app).scan_iter("rq:job:*"):
+        assert fakturownia.token.encode() not in b"".join(
+            v for v in get_redis(app).hgetall(key).values() if isinstance(v, bytes))
+
+
+def test_a_separate_worker_process_exports(app, merchant_user, fakturownia, database_url, instance_dir):
+    document = issue(merchant_user)
+    reference = document.reference
+    env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=app.config["REDIS_URL"],
+               INSTANCE_PATH=str(instance_dir), SECRET_KEY="test-secret")
+    worker = subprocess.Popen([sys.executable, "worker.py"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        state = None
+        while time.monotonic() < deadline:
+            db.session.remove()
+            state = db.session.scalar(db.select(Export.state))
+            if state == "fetched":
+                break
+            time.sleep(0.2)
+        assert state == "fetched"
+    finally:
+        worker.terminate()
+        worker.wait(timeout=10)
+    assert fakturownia.stored(reference) == 1
