@@ -466,21 +466,22 @@ def normalise_rate(value) -> str:
 
 
 def totals_from_positions(positions: list[dict]) -> tuple[RateTotal, ...]:
-    sums: dict[str, list[Decimal]] = {}
+    """Per-rate totals of a gross-priced invoice as Polish invoices print them: the rate's gross
+    is the sum of line grosses and its VAT is computed once from it (not summed per line)."""
+    sums: dict[str, Decimal] = {}
     for position in positions:
         if position.get("kind") in ("correction_before", "correction_after"):
             continue
         rate = normalise_rate(position.get("tax"))
-        net = decimal_or_none(position.get("total_price_net")) or Decimal(0)
-        gross = decimal_or_none(position.get("total_price_gross")) or Decimal(0)
-        acc = sums.setdefault(rate, [Decimal(0), Decimal(0)])
-        acc[0] += net
-        acc[1] += gross
+        sums[rate] = sums.get(rate, Decimal(0)) + (decimal_or_none(position.get("total_price_gross")) or Decimal(0))
     ordered = sorted(sums.items(), key=lambda item: (RATE_ORDER.get(item[0], len(RATE_ORDER)), item[0]))
-    return tuple(
-        RateTotal(rate=rate, net=Decimal(money(net)), vat=Decimal(money(gross - net)), gross=Decimal(money(gross)))
-        for rate, (net, gross) in ordered
-    )
+    totals = []
+    for rate, gross in ordered:
+        gross = Decimal(money(gross))
+        percent = Decimal(rate) if rate.isdigit() else Decimal(0)
+        vat = Decimal(money(gross * percent / (100 + percent)))
+        totals.append(RateTotal(rate=rate, net=gross - vat, vat=vat, gross=gross))
+    return tuple(totals)
 
 
 def ksef_info(data: dict) -> KsefInfo | None:

@@ -263,8 +263,8 @@ class FakturowniaEmulator(EmulatedService):
         if not token or account is None:
             return self.unauthorized()
         bare, _, token_prefix = token.partition("/")
-        accepted = hmac.compare_digest(token, account.api_token) or (
-            token_prefix == account.prefix and hmac.compare_digest(bare, account.api_token)
+        accepted = hmac.compare_digest(token.encode(), account.api_token.encode()) or (
+            token_prefix == account.prefix and hmac.compare_digest(bare.encode(), account.api_token.encode())
         )
         if not accepted:
             return self.unauthorized()
