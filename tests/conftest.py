@@ -207,10 +207,20 @@ class Browser:
         self._logged_in = response.status_code == 302
         return response
 
+    @staticmethod
+    def _forget_cached_user():
+        # Requests share the test's app context (and its `g`): drop the user Flask-Login cached
+        # there, which may belong to a session that run_jobs() has since closed.
+        from flask import g
+
+        g.pop("_login_user", None)
+
     def get(self, url, **kwargs):
+        self._forget_cached_user()
         return self.client.get(url, **kwargs)
 
     def post(self, url, data=None, **kwargs):
+        self._forget_cached_user()
         data = dict(data or {})
         data.setdefault("csrf_token", self.csrf_token())
         return self.client.post(url, data=data, **kwargs)

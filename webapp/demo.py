@@ -60,9 +60,22 @@ def seed_demo() -> tuple[Merchant, bool]:
                reset="yearly", is_default=True),
     ])
     db.session.commit()
+    _connect_demo_sandbox(merchant.id)
     for payload in demo_orders():
         create_order(merchant.id, payload)
     return merchant, True
+
+
+def _connect_demo_sandbox(merchant_id: int) -> None:
+    """The demo exports to the local Fakturownia emulator (started by `make run`)."""
+    from flask import current_app
+
+    from .exports.services import create_integration
+
+    create_integration(merchant_id, "fakturownia", "Fakturownia (sandbox)",
+                       {"api_token": "demo-fakturownia-token", "account_prefix": "demo"},
+                       base_url=current_app.config["SANDBOX_URL"].rstrip("/") + "/fakturownia/demo",
+                       auto_export=True)
 
 
 def demo_orders(count: int = 50, seed: int = 7) -> list[dict]:

@@ -49,7 +49,8 @@ def fakturownia(app, sandbox_url, merchant_user):
                                 params={"account": prefix, "oid": reference}, timeout=5)
         return response.json()["count"]
 
-    yield SimpleNamespace(integration=integration, integration_id=integration.id, prefix=prefix, token=token, faults=faults, stored=stored)
+    yield SimpleNamespace(integration=integration, integration_id=integration.id,
+                          merchant_id=merchant_user.merchant_id, prefix=prefix, token=token, faults=faults, stored=stored)
     requests.delete(f"{sandbox_url}/_sandbox/fakturownia/faults", json={"account": prefix}, timeout=5)
 
 
@@ -258,4 +259,31 @@ def test_a_separate_worker_process_exports(app, merchant_user, fakturownia, data
     finally:
         worker.terminate()
         worker.wait(timeout=10)
+    assert fakturownia.stored(reference) == 1
+
+
+def test_document_card_shows_the_service_number_refusal_and_retries(app, client, fakturownia):
+    from tests.conftest import Browser
+    from webapp.models import User
+
+    browser = Browser(client)
+    browser.login(db.session.scalar(db.select(User.email).where(User.merchant_id == fakturownia.merchant_id)))
+    integration = db.session.get(Integration, fakturownia.integration_id)
+    integration.series_links = {"1": "999999"}
+    db.session.commit()
+    document = issue_document(gen_order(fakturownia.merchant_id), "invoice", trigger="test")
+    document_id, reference = document.id, document.reference
+    run_jobs(app)
+    page = browser.get(f"/documents/{document_id}").get_data(as_text=True)
+    assert "rejected" in page and "department_id" in page and "Ponów eksport" in page
+    integration = db.session.get(Integration, fakturownia.integration_id)
+    integration.series_links = {}
+    db.session.commit()
+    assert browser.post(f"/documents/{document_id}/export/retry").status_code == 302
+    run_jobs(app)
+    export = db.session.scalar(db.select(Export))
+    page = browser.get(f"/documents/{document_id}").get_data(as_text=True)
+    assert export.state == "fetched" and export.remote_number in page
+    service_pdf = browser.get(f"/documents/{document_id}/service.pdf")
+    assert service_pdf.mimetype == "application/pdf" and service_pdf.data == export.pdf
     assert fakturownia.stored(reference) == 1

@@ -17,7 +17,7 @@ ROUTE_SAMPLES = {
     "orders.card": "order", "orders.issue": "order", "orders.set_status": "order",
     "documents.index": None,
     "documents.card": "document", "documents.print_view": "document", "documents.pdf": "document",
-    "documents.correct": "document",
+    "documents.correct": "document", "documents.service_pdf": "document", "documents.export_action": "document",
     "settings.merchant": None, "settings.statuses": None, "settings.series_list": None,
     "settings.series_edit": "series", "settings.api_tokens": None,
     "settings.delete_status_view": "status", "settings.revoke_token": "token",

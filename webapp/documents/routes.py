@@ -10,6 +10,14 @@ from ..orders.intake import parse_decimal
 from ..tenancy import get_owned_or_404, owned
 from .pdf import render_pdf
 from .services import IssueRefused, LineChange, issue_correction, latest_state
+from ..exports.services import (
+    ExportRefused,
+    auto_export_integration,
+    export_document,
+    reconcile_export,
+    retry_export,
+)
+from ..models import JournalEntry
 from .views import printable_for
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
@@ -51,8 +59,53 @@ def card(document_id: int):
     corrections = db.session.scalars(
         owned(Document).where(Document.corrects_id == document.id).order_by(Document.id)
     ).all()
+    journal = db.session.scalars(
+        db.select(JournalEntry).where(JournalEntry.document_id == document.id,
+                                      JournalEntry.merchant_id == document.merchant_id)
+        .order_by(JournalEntry.id.desc()).limit(50)
+    ).all()
     return render_template("documents/card.html", document=document, printable=printable_for(document),
-                           corrections=corrections, form=EmptyForm())
+                           corrections=corrections, form=EmptyForm(), journal=journal)
+
+
+@bp.get("/<int:document_id>/service.pdf")
+@login_required
+def service_pdf(document_id: int):
+    """The accounting service's copy, once fetched back."""
+    document = get_owned_or_404(Document, document_id)
+    export = document.export
+    if export is None or not export.pdf:
+        abort(404)
+    filename = (export.remote_number or document.number).replace("/", "_") + ".pdf"
+    return Response(export.pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{filename}"'})
+
+
+@bp.post("/<int:document_id>/export/<action>")
+@login_required
+def export_action(document_id: int, action: str):
+    document = get_owned_or_404(Document, document_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    trigger = f"użytkownik {current_user.email}"
+    try:
+        if action == "send":
+            integration = auto_export_integration(document.merchant_id) if document.export is None else None
+            if integration is None:
+                raise ExportRefused("Najpierw dodaj integrację z usługą księgową.")
+            export_document(document, integration, trigger)
+        elif action == "retry" and document.export is not None:
+            retry_export(document.export, trigger)
+        elif action == "reconcile" and document.export is not None:
+            reconcile_export(document.export, trigger)
+        else:
+            abort(404)
+    except ExportRefused as refused:
+        db.session.rollback()
+        flash(refused.message + "".join(f" {p.message}" for p in refused.problems), "error")
+    else:
+        flash("Eksport zlecony.", "success")
+    return redirect(url_for("documents.card", document_id=document.id))
 
 
 @bp.get("/<int:document_id>/print")
