@@ -33,7 +33,7 @@ def sweeper_loop(app, stop: threading.Event) -> None:
                 counts = sweep()
                 if any(counts.values()):
                     log.info("sweeper: %s", counts)
-            except Exception:  # noqa: BLE001 - the sweeper must outlive a database hiccup
+            except Exception:
                 log.exception("sweeper failed")
             finally:
                 db.session.remove()

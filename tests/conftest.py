@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -161,7 +161,7 @@ def gen_order(merchant_id: int, items=None, **fields) -> Order:
         buyer_name="Jan Kowalski", buyer_company_name="Łódzka Spółdzielnia Ćwiczeń", buyer_tax_id="7251801126",
         buyer_street="ul. Piotrkowska 12", buyer_post_code="90-001", buyer_city="Łódź", buyer_country="PL",
         buyer_email="jan@example.com", currency="PLN", payment_method="Przelew", paid=True,
-        ordered_at=datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc),
+        ordered_at=datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
     )
     defaults.update(fields)
     if not defaults["shop_order_id"]:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from .extensions import db
@@ -80,7 +80,7 @@ def _connect_demo_sandbox(merchant_id: int) -> None:
 
 def demo_orders(count: int = 50, seed: int = 7) -> list[dict]:
     rng = random.Random(seed)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     orders = []
     for n in range(count):
         shop = SHOPS[n % 3]

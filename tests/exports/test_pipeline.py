@@ -17,6 +17,7 @@ from tests.conftest import gen_order, run_jobs
 from webapp.documents.services import issue_document
 from webapp.exports import limits as limits_module
 from webapp.exports.jobs import sweep
+from webapp.exports.mapping import export_settings, hub_document
 from webapp.exports.services import (
     ExportRefused,
     create_integration,
@@ -24,7 +25,6 @@ from webapp.exports.services import (
     export_document,
     provider_for,
 )
-from webapp.exports.mapping import export_settings, hub_document
 from webapp.extensions import db
 from webapp.models import Export, Integration, JournalEntry, utcnow
 from webapp.redis_conn import get_redis

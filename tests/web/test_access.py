@@ -2,7 +2,7 @@
 ROUTE_SAMPLES fails test_every_route_is_in_the_matrix, so it cannot be forgotten."""
 import pytest
 
-from tests.conftest import Browser, gen_order
+from tests.conftest import gen_order
 from webapp.documents.services import issue_document
 from webapp.extensions import db
 from webapp.models import ApiToken, OrderStatus, Series

@@ -3,13 +3,6 @@ from datetime import date
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..extensions import db
-from ..forms import EmptyForm
-from ..models import DOCUMENT_KINDS, Document, Series
-from ..orders.intake import parse_decimal
-from ..tenancy import get_owned_or_404, owned
-from .pdf import render_pdf
-from .services import IssueRefused, LineChange, issue_correction, latest_state
 from ..exports.services import (
     ExportRefused,
     auto_export_integration,
@@ -17,7 +10,13 @@ from ..exports.services import (
     reconcile_export,
     retry_export,
 )
-from ..models import JournalEntry
+from ..extensions import db
+from ..forms import EmptyForm
+from ..models import DOCUMENT_KINDS, Document, JournalEntry, Series
+from ..orders.intake import parse_decimal
+from ..tenancy import get_owned_or_404, owned
+from .pdf import render_pdf
+from .services import IssueRefused, LineChange, issue_correction, latest_state
 from .views import printable_for
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 from email_validator import EmailNotValidError, validate_email
@@ -19,10 +19,10 @@ from stdnum.pl import nip
 from ..models import VAT_RATES
 
 MAX_ITEMS = 1000
-MAX_QUANTITY = Decimal("1000000")
-MAX_PRICE = Decimal("100000000")
+MAX_QUANTITY = Decimal(1000000)
+MAX_PRICE = Decimal(100000000)
 EU_COUNTRIES = frozenset(
-    "AT BE BG CY CZ DE DK EE EL ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
+    ["AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "EL", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK"]
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -152,7 +152,7 @@ def _datetime(value, field: str, errors: Errors) -> datetime | None:
         from zoneinfo import ZoneInfo
 
         parsed = parsed.replace(tzinfo=ZoneInfo("Europe/Warsaw"))
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 def check_tax_id(tax_id: str, country: str) -> str | None:
