@@ -156,13 +156,13 @@ def gen_merchant(name: str = "Sklep Zażółć", email: str | None = None) -> Us
 
 
 def gen_order(merchant_id: int, items=None, **fields) -> Order:
-    defaults = dict(
-        source="Sklep A", shop_order_id=str(fields.pop("n", "")) or None, buyer_is_company=True,
-        buyer_name="Jan Kowalski", buyer_company_name="Łódzka Spółdzielnia Ćwiczeń", buyer_tax_id="7251801126",
-        buyer_street="ul. Piotrkowska 12", buyer_post_code="90-001", buyer_city="Łódź", buyer_country="PL",
-        buyer_email="jan@example.com", currency="PLN", payment_method="Przelew", paid=True,
-        ordered_at=datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
-    )
+    defaults = {
+        "source": "Sklep A", "shop_order_id": str(fields.pop("n", "")) or None, "buyer_is_company": True,
+        "buyer_name": "Jan Kowalski", "buyer_company_name": "Łódzka Spółdzielnia Ćwiczeń", "buyer_tax_id": "7251801126",
+        "buyer_street": "ul. Piotrkowska 12", "buyer_post_code": "90-001", "buyer_city": "Łódź", "buyer_country": "PL",
+        "buyer_email": "jan@example.com", "currency": "PLN", "payment_method": "Przelew", "paid": True,
+        "ordered_at": datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
+    }
     defaults.update(fields)
     if not defaults["shop_order_id"]:
         defaults["shop_order_id"] = f"A-{db.session.scalar(db.select(db.func.count(Order.id))) + 1}"

@@ -58,6 +58,7 @@ VAT_RATES = ("23", "8", "5", "0", "zw", "np", "oo")
 DOCUMENT_KINDS = ("invoice", "receipt", "correction")
 SERIES_RESETS = ("monthly", "yearly", "never")
 DEFAULT_STATUSES = ("Nowe", "Opłacone", "Faktura wystawiona", "Wysłane")
+KIND_TITLES = {"invoice": "Faktura VAT", "receipt": "Paragon", "correction": "Faktura korygująca"}
 
 
 class Merchant(db.Model):
@@ -284,11 +285,9 @@ class Document(db.Model):
     )
     corrects: Mapped[Document | None] = relationship(remote_side=[id])
 
-    KIND_TITLES = {"invoice": "Faktura VAT", "receipt": "Paragon", "correction": "Faktura korygująca"}
-
     @property
     def title(self) -> str:
-        return self.KIND_TITLES[self.kind]
+        return KIND_TITLES[self.kind]
 
     @property
     def reference(self) -> str:

@@ -139,38 +139,33 @@ def _queue(name: str) -> Queue:
     return Queue(name, connection=get_redis(current_app))
 
 
-def enqueue_export(export: Export, delay: float = 0.0) -> bool:
-    """Queue the export's job after the commit; a second enqueue of the same generation is a
-    no-op (deterministic job id, unique=True), so a double click makes one job."""
-    from .jobs import run_export
-
-    kwargs = dict(job_id=job_id("export", export), unique=True, result_ttl=0, failure_ttl=7 * 24 * 3600,
-                  description=f"export {export.id}")
-    queue = _queue(EXPORT_QUEUE)
+def _enqueue(kind: str, queue_name: str, func, export: Export, delay: float) -> bool:
+    """A second enqueue of the same generation is a no-op (deterministic job id, unique=True),
+    so a double click makes one job."""
+    kwargs = {"job_id": job_id(kind, export), "unique": True, "result_ttl": 0, "failure_ttl": 7 * 24 * 3600,
+              "description": f"{kind} {export.id}"}
+    queue = _queue(queue_name)
     try:
         if delay > 0:
-            queue.enqueue_in(timedelta(seconds=delay), run_export, export.id, **kwargs)
+            queue.enqueue_in(timedelta(seconds=delay), func, export.id, **kwargs)
         else:
-            queue.enqueue(run_export, export.id, **kwargs)
+            queue.enqueue(func, export.id, **kwargs)
     except DuplicateJobError:
         return False
     return True
+
+
+def enqueue_export(export: Export, delay: float = 0.0) -> bool:
+    """Queue the export's job; call it after the commit that wrote the row."""
+    from .jobs import run_export
+
+    return _enqueue("export", EXPORT_QUEUE, run_export, export, delay)
 
 
 def enqueue_fetch(export: Export, delay: float = 0.0) -> bool:
     from .jobs import run_fetch
 
-    kwargs = dict(job_id=job_id("fetch", export), unique=True, result_ttl=0, failure_ttl=7 * 24 * 3600,
-                  description=f"fetch {export.id}")
-    queue = _queue(FETCH_QUEUE)
-    try:
-        if delay > 0:
-            queue.enqueue_in(timedelta(seconds=delay), run_fetch, export.id, **kwargs)
-        else:
-            queue.enqueue(run_fetch, export.id, **kwargs)
-    except DuplicateJobError:
-        return False
-    return True
+    return _enqueue("fetch", FETCH_QUEUE, run_fetch, export, delay)
 
 
 def job_exists(kind: str, export: Export) -> bool:

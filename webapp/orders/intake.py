@@ -143,7 +143,7 @@ def _datetime(value, field: str, errors: Errors) -> datetime | None:
         errors.add(field, "Data i czas w formacie ISO 8601.")
         return None
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value.strip())  # Python 3.11 reads a trailing "Z" itself
     except ValueError:
         errors.add(field, "Data i czas w formacie ISO 8601, np. 2026-11-25T10:00:00+01:00.")
         return None

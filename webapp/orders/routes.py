@@ -182,11 +182,7 @@ def import_csv():
 @bp.get("/import/template.csv")
 @login_required
 def csv_template():
-    sample = ",".join(CSV_COLUMNS) + "\n" + ",".join([
-        "Mój sklep", "1001", "2026-11-20T10:00:00+01:00", "", "company", "Jan Kowalski", "Firma Łąka Sp. z o.o.",
-        "5260250274", "ul. Żółta 1", "00-001", "Warszawa", "PL", "jan@example.com", "", "PLN", "", "Przelew",
-        "tak", "2026-11-20", "Kubek ceramiczny", "KUB-01", "", "2", "39.99", "23", "15.00", "23",
-    ]) + "\n"
+    sample = ",".join(CSV_COLUMNS) + "\n" + "Mój sklep,1001,2026-11-20T10:00:00+01:00,,company,Jan Kowalski,Firma Łąka Sp. z o.o.,5260250274,ul. Żółta 1,00-001,Warszawa,PL,jan@example.com,,PLN,,Przelew,tak,2026-11-20,Kubek ceramiczny,KUB-01,,2,39.99,23,15.00,23" + "\n"
     return Response(sample, mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": "attachment; filename=zamowienia-wzor.csv"})
 
