@@ -8,6 +8,7 @@ reads them.
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
@@ -15,15 +16,28 @@ from flask import Flask, jsonify, request
 
 from .admin import admin
 from .connection import ConnectionResetMiddleware
-from .fakturownia import FakturowniaEmulator
 from .faults import FaultBook, Stats
 from .service import SandboxRuntime
 from .store import Store
 
 DEFAULT_DB = Path(__file__).resolve().parents[2] / "instance" / "sandbox.sqlite3"
 
-#: emulators mounted at /<name>/...; the other services are added here as they are written
-EMULATORS = (FakturowniaEmulator,)
+#: one module per service under providers/sandbox/, each defining EMULATOR (its EmulatedService
+#: class); a service whose module is not written yet is simply not mounted
+SERVICE_MODULES = ("fakturownia", "fakturowo", "firmao", "ifirma", "infakt", "wfirma")
+
+
+def _emulator_classes() -> list[type]:
+    classes = []
+    for name in SERVICE_MODULES:
+        try:
+            module = importlib.import_module(f"{__package__}.{name}")
+        except ModuleNotFoundError as error:
+            if error.name == f"{__package__}.{name}":
+                continue
+            raise
+        classes.append(module.EMULATOR)
+    return classes
 
 
 def create_sandbox_app(db_path: str | os.PathLike | None = None) -> Flask:
@@ -34,7 +48,7 @@ def create_sandbox_app(db_path: str | os.PathLike | None = None) -> Flask:
         Store(db_path or os.environ.get("SANDBOX_DB") or DEFAULT_DB), FaultBook(), Stats()
     )
     app.extensions["sandbox"] = runtime
-    for emulator_class in EMULATORS:
+    for emulator_class in _emulator_classes():
         emulator = emulator_class(runtime)
         runtime.services[emulator.name] = emulator
         emulator.mount(app)

@@ -1213,3 +1213,6 @@ def _public_html(doc: dict) -> str:
         f"<p>Razem: {escape(doc['price_gross'])} {escape(doc.get('currency') or 'PLN')}</p>"
         f'<p><a href="{escape(doc["token"])}.pdf">PDF</a></p></html>'
     )
+
+
+EMULATOR = FakturowniaEmulator

@@ -50,8 +50,13 @@ def test_each_service_declares_labelled_credentials_and_limits(key):
     assert cls.vat_rates <= set(VAT_RATES)
 
 
-def test_only_fakturownia_is_connectable_for_now():
-    assert [key for key, cls in PROVIDERS.items() if cls.connectable] == ["fakturownia"]
+def test_connectable_services_implement_every_operation():
+    from providers.base import DeclaredOnlyProvider
+
+    connectable = [key for key, cls in PROVIDERS.items() if cls.connectable]
+    assert "fakturownia" in connectable
+    for key in connectable:
+        assert not issubclass(PROVIDERS[key], DeclaredOnlyProvider), key
 
 
 def test_documented_rate_limits_are_carried():
