@@ -42,11 +42,12 @@ def create_app(config: dict | None = None) -> Flask:
     from .api.routes import bp as api_bp
     from .auth.routes import bp as auth_bp
     from .documents.routes import bp as documents_bp
+    from .integrations.routes import bp as integrations_bp
     from .main.routes import bp as main_bp
     from .orders.routes import bp as orders_bp
     from .settings.routes import bp as settings_bp
 
-    for blueprint in (auth_bp, main_bp, orders_bp, documents_bp, settings_bp):
+    for blueprint in (auth_bp, main_bp, orders_bp, documents_bp, integrations_bp, settings_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # the API authenticates with a bearer token, not a session cookie
     app.register_blueprint(api_bp)

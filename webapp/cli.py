@@ -15,6 +15,20 @@ def register_cli(app: Flask) -> None:
         click.echo(("Demo merchant created. " if created else "") +
                    f"Log in at http://127.0.0.1:5000 as {DEMO_EMAIL} / {DEMO_PASSWORD}")
 
+    @app.cli.command("rotate-credentials-key")
+    def rotate_credentials_key_command():
+        """Add a new credentials key and re-encrypt every integration's credentials with it."""
+        from .crypto import add_new_key, rotate
+        from .models import Integration
+
+        add_new_key()
+        rows = db.session.scalars(db.select(Integration)).all()
+        for integration in rows:
+            integration.credentials_encrypted = rotate(integration.credentials_encrypted)
+        db.session.commit()
+        click.echo(f"Re-encrypted the credentials of {len(rows)} integrations with the new key. "
+                   "Older keys stay in the key file until you remove them.")
+
     @app.cli.command("create-merchant")
     @click.option("--name", required=True)
     @click.option("--email", required=True)

@@ -374,6 +374,7 @@ class Export(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     generation: Mapped[int] = mapped_column(Integer, default=0)
     trigger: Mapped[str] = mapped_column(String(100), default="")
+    bulk_run_id: Mapped[int | None] = mapped_column(ForeignKey("bulk_run.id"), index=True, nullable=True)
     claimed_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
     next_attempt_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
     last_error: Mapped[str] = mapped_column(Text, default="")
@@ -418,3 +419,22 @@ class JournalEntry(db.Model):
     outcome: Mapped[str] = mapped_column(String(20))
     message: Mapped[str] = mapped_column(Text, default="")
     next_step: Mapped[str] = mapped_column(String(300), default="")
+
+
+class BulkRun(db.Model):
+    """One "Export all": its filter, and the counts the progress bar shows."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchant.id"), index=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integration.id"), index=True)
+    filters: Mapped[dict] = mapped_column(JSON, default=dict)
+    trigger: Mapped[str] = mapped_column(String(100), default="")
+    state: Mapped[str] = mapped_column(String(10), default="queued")  # queued | running | done
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    enqueued: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_reasons: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+
+    integration: Mapped[Integration] = relationship()

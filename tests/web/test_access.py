@@ -18,12 +18,15 @@ ROUTE_SAMPLES = {
     "documents.index": None,
     "documents.card": "document", "documents.print_view": "document", "documents.pdf": "document",
     "documents.correct": "document", "documents.service_pdf": "document", "documents.export_action": "document",
+    "integrations.index": None, "integrations.module": "integration", "integrations.bulk_preview": "integration",
+    "integrations.bulk_start": "integration", "integrations.bulk_run": "integration",
+    "integrations.journal": "integration",
     "settings.merchant": None, "settings.statuses": None, "settings.series_list": None,
     "settings.series_edit": "series", "settings.api_tokens": None,
     "settings.delete_status_view": "status", "settings.revoke_token": "token",
     "api.create_order_endpoint": None, "api.get_order_endpoint": "order",
 }
-ID_ARGS = {"order": "order_id", "document": "document_id", "series": "series_id", "status": "status_id",
+ID_ARGS = {"integration": "integration_id", "order": "order_id", "document": "document_id", "series": "series_id", "status": "status_id",
            "token": "token_id"}
 
 
@@ -68,8 +71,10 @@ def foreign_objects(other_user):
     status = db.session.scalar(db.select(OrderStatus).where(OrderStatus.merchant_id == other_user.merchant_id))
     token = ApiToken(merchant_id=other_user.merchant_id, name="x", token_hash="0" * 64, hint="ib_x")
     db.session.add(token)
-    db.session.commit()
-    return {"order": order.id, "document": document.id, "series": series.id, "status": status.id, "token": token.id}
+    from webapp.exports.services import create_integration
+
+    integration = create_integration(other_user.merchant_id, "fakturownia", "x", {"api_token": "t"}, auto_export=False)
+    return {"integration": integration.id, "order": order.id, "document": document.id, "series": series.id, "status": status.id, "token": token.id}
 
 
 def test_another_merchants_ids_answer_404(app, browser, foreign_objects):

@@ -1,18 +1,20 @@
-from datetime import date
+from datetime import date, timedelta
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..exports.services import (
     ExportRefused,
     auto_export_integration,
     export_document,
+    preflight,
     reconcile_export,
+    refresh_export,
     retry_export,
 )
 from ..extensions import db
 from ..forms import EmptyForm
-from ..models import DOCUMENT_KINDS, Document, JournalEntry, Series
+from ..models import DOCUMENT_KINDS, Document, JournalEntry, Series, utcnow
 from ..orders.intake import parse_decimal
 from ..tenancy import get_owned_or_404, owned
 from .pdf import render_pdf
@@ -63,8 +65,14 @@ def card(document_id: int):
                                       JournalEntry.merchant_id == document.merchant_id)
         .order_by(JournalEntry.id.desc()).limit(50)
     ).all()
+    export = document.export
+    auto_integration = auto_export_integration(document.merchant_id) if export is None else None
+    problems = preflight(document, auto_integration) if auto_integration is not None else []
+    stale = bool(export and export.state == "fetched" and export.fetched_at and
+                 utcnow() - export.fetched_at > timedelta(seconds=current_app.config.get("SERVICE_COPY_STALE_AFTER", 3600)))
     return render_template("documents/card.html", document=document, printable=printable_for(document),
-                           corrections=corrections, form=EmptyForm(), journal=journal)
+                           corrections=corrections, form=EmptyForm(), journal=journal, stale=stale,
+                           problems=problems, auto_integration=auto_integration)
 
 
 @bp.get("/<int:document_id>/service.pdf")
@@ -97,12 +105,16 @@ def export_action(document_id: int, action: str):
             retry_export(document.export, trigger)
         elif action == "reconcile" and document.export is not None:
             reconcile_export(document.export, trigger)
+        elif action == "refresh" and document.export is not None:
+            refresh_export(document.export, trigger)
         else:
             abort(404)
     except ExportRefused as refused:
         db.session.rollback()
         flash(refused.message + "".join(f" {p.message}" for p in refused.problems), "error")
     else:
+        if request.headers.get("HX-Request"):
+            return "", 204  # the background refresh a stale page asks for: nothing to swap
         flash("Eksport zlecony.", "success")
     return redirect(url_for("documents.card", document_id=document.id))
 

@@ -29,6 +29,15 @@ def buyer_party(buyer: dict) -> PrintableParty | None:
                           email=buyer.get("email") or None, phone=buyer.get("phone") or None)
 
 
+def superseded_note(document: Document) -> str | None:
+    """Once the service's document is fetched it is the one that counts: the hub's copy says so."""
+    export = document.export
+    if export is None or export.state != "fetched":
+        return None
+    return (f"Kopia robocza: dokumentem obowiązującym jest {export.remote_number or 'dokument'} "
+            f"w usłudze {export.integration.name}.")
+
+
 def printable_for(document: Document) -> Printable:
     merchant = db.session.get(Merchant, document.merchant_id)
     correction = None
@@ -47,6 +56,7 @@ def printable_for(document: Document) -> Printable:
         place=merchant.place_of_issue or merchant.city, payment_method=document.payment_method,
         payment_due=None if document.hide_payment_date else document.payment_due, paid=document.paid,
         paid_date=document.paid_date, notes=document.notes, logo_png=merchant.logo_png, correction=correction,
+        superseded_note=superseded_note(document),
         vat_in_pln=vat_in_pln(totals, document.exchange_rate)
         if document.currency != "PLN" and document.exchange_rate else None,
     )

@@ -205,6 +205,16 @@ def reconcile_export(export: Export, trigger: str) -> Export:
     return export
 
 
+def refresh_export(export: Export, trigger: str) -> Export:
+    """Read the service's copy again (number, status, KSeF, PDF) to show changes made there."""
+    if export.state != "fetched":
+        raise ExportRefused("Odświeżyć można dokument już pobrany z usługi.")
+    export.generation, export.trigger = export.generation + 1, trigger[:100]
+    db.session.commit()
+    enqueue_fetch(export)
+    return export
+
+
 def backoff_delay(attempt: int, retry_after: float | None = None) -> float:
     """Exponential backoff with full jitter; never sooner than the service's Retry-After."""
     base = current_app.config.get("EXPORT_BACKOFF_BASE", 2.0)
