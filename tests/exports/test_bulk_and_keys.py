@@ -6,7 +6,6 @@ from pypdf import PdfReader
 from sqlalchemy import text
 
 from tests.conftest import gen_order, run_jobs
-from tests.exports.test_pipeline import fakturownia  # noqa: F401  (fixture)
 from webapp.crypto import decrypt_credentials
 from webapp.documents.services import issue_document
 from webapp.exports.bulk import BulkFilters, preview_bulk, progress, start_bulk
