@@ -326,6 +326,9 @@ class Provider(abc.ABC):
     )
     vat_rates: ClassVar[frozenset[str]] = frozenset(VAT_RATES)
     docs_url: ClassVar[str] = ""
+    # Service-specific settings for the module's Configuration section: key -> (label, help);
+    # their values reach the adapter in `options`.
+    option_fields: ClassVar[dict[str, tuple[str, str]]] = {}
     # Query-string keys that carry secrets; dropped from request summaries.
     secret_params: ClassVar[frozenset[str]] = frozenset()
 

@@ -83,6 +83,13 @@ class FakturowniaProvider(Provider):
     default_limits = ProviderLimits(max_concurrency=4, requests=None, per_seconds=None, writes_only=False)
     vat_rates = frozenset(mapping.VAT_RATES)
     docs_url = "https://github.com/fakturownia/API"
+    # Service-specific settings shown in the module's Configuration section: key -> (label, help).
+    option_fields: ClassVar[dict[str, tuple[str, str]]] = {
+        "warehouse_id": ("Magazyn (ID)", "Magazyn, z którego schodzą towary przy wysyłaniu SKU; puste = główny."),
+        "exempt_tax_kind": ("Podstawa zwolnienia (zw)", "Przepis, np. „art. 43 ust. 1 pkt 29 lit. b ustawy o VAT”."),
+        "np_tax_kind": ("Rodzaj „np”", "export_service, export_service_eu albo not_specified (domyślnie)."),
+        "gov_save_and_send": ("Wysyłaj do KSeF po zapisaniu", "„1”, aby Fakturownia od razu wysłała fakturę do KSeF."),
+    }
     secret_params: ClassVar[frozenset[str]] = frozenset({"api_token"})
 
     def __init__(self, credentials, base_url=None, options=None, session=None, timeout=(5, 30),

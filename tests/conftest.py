@@ -42,6 +42,7 @@ def _config(instance_dir: Path, database_url: str) -> dict:
         "EXPORT_SEND_LEASE": 1,
         "SWEEPER_SETTLE_SECONDS": 0,
         "PROVIDER_TIMEOUT": (2, 2),
+        "DEMO_MODE": True,  # the sandboxes live on loopback
     }
 
 

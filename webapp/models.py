@@ -357,6 +357,10 @@ class Integration(db.Model):
     rate_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
     health: Mapped[str] = mapped_column(String(20), default="connected")
     health_message: Mapped[str] = mapped_column(String(500), default="")
+    # The service's series and payment types as last read from its API ([{"id", "name"}]).
+    service_series: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    service_payment_types: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    choices_read_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
 

@@ -78,7 +78,8 @@ def test_fetched_document_marks_the_hub_copy_superseded_and_refreshes(app, brows
     hub_pdf = browser.get(f"/documents/{document_id}/pdf").data
     text_ = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(hub_pdf)).pages)
     assert "Kopia robocza" in text_ and export.remote_number in text_
-    assert browser.post(f"/documents/{document_id}/export/refresh").status_code == 302
+    export_id = export.id
+    assert browser.post(f"/integrations/exports/{export_id}/refresh").status_code == 302
     run_jobs(app)
     fetches = db.session.scalar(db.select(db.func.count(JournalEntry.id)).where(JournalEntry.action == "fetch"))
     assert fetches == 2

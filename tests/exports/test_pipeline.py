@@ -252,7 +252,8 @@ def test_document_card_shows_the_service_number_refusal_and_retries(app, client,
     integration = db.session.get(Integration, fakturownia.integration_id)
     integration.series_links = {}
     db.session.commit()
-    assert browser.post(f"/documents/{document_id}/export/retry").status_code == 302
+    export_id = db.session.scalar(db.select(Export.id))
+    assert browser.post(f"/integrations/exports/{export_id}/retry").status_code == 302
     run_jobs(app)
     export = db.session.scalar(db.select(Export))
     page = browser.get(f"/documents/{document_id}").get_data(as_text=True)

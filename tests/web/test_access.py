@@ -17,16 +17,20 @@ ROUTE_SAMPLES = {
     "orders.card": "order", "orders.issue": "order", "orders.set_status": "order",
     "documents.index": None,
     "documents.card": "document", "documents.print_view": "document", "documents.pdf": "document",
-    "documents.correct": "document", "documents.service_pdf": "document", "documents.export_action": "document",
+    "documents.correct": "document", "documents.service_pdf": "document", "documents.export": "document",
     "integrations.index": None, "integrations.module": "integration", "integrations.bulk_preview": "integration",
     "integrations.bulk_start": "integration", "integrations.bulk_run": "integration",
-    "integrations.journal": "integration",
+    "integrations.journal": "integration", "integrations.capabilities": None, "integrations.choose": None,
+    "integrations.connect_form": None, "integrations.credentials": "integration",
+    "integrations.config_section": "integration", "integrations.series_section": "integration",
+    "integrations.payments_section": "integration", "integrations.exports_section": "integration",
+    "integrations.export_status": "export", "integrations.export_action": "export",
     "settings.merchant": None, "settings.statuses": None, "settings.series_list": None,
     "settings.series_edit": "series", "settings.api_tokens": None,
     "settings.delete_status_view": "status", "settings.revoke_token": "token",
     "api.create_order_endpoint": None, "api.get_order_endpoint": "order",
 }
-ID_ARGS = {"integration": "integration_id", "order": "order_id", "document": "document_id", "series": "series_id", "status": "status_id",
+ID_ARGS = {"export": "export_id", "integration": "integration_id", "order": "order_id", "document": "document_id", "series": "series_id", "status": "status_id",
            "token": "token_id"}
 
 
@@ -72,9 +76,14 @@ def foreign_objects(other_user):
     token = ApiToken(merchant_id=other_user.merchant_id, name="x", token_hash="0" * 64, hint="ib_x")
     db.session.add(token)
     from webapp.exports.services import create_integration
+    from webapp.models import Export
 
     integration = create_integration(other_user.merchant_id, "fakturownia", "x", {"api_token": "t"}, auto_export=False)
-    return {"integration": integration.id, "order": order.id, "document": document.id, "series": series.id, "status": status.id, "token": token.id}
+    export = Export(merchant_id=other_user.merchant_id, document_id=document.id, integration_id=integration.id,
+                    state="in_doubt", field_errors={})
+    db.session.add(export)
+    db.session.commit()
+    return {"export": export.id, "integration": integration.id, "order": order.id, "document": document.id, "series": series.id, "status": status.id, "token": token.id}
 
 
 def test_another_merchants_ids_answer_404(app, browser, foreign_objects):

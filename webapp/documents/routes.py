@@ -8,9 +8,6 @@ from ..exports.services import (
     auto_export_integration,
     export_document,
     preflight,
-    reconcile_export,
-    refresh_export,
-    retry_export,
 )
 from ..extensions import db
 from ..forms import EmptyForm
@@ -88,33 +85,22 @@ def service_pdf(document_id: int):
                     headers={"Content-Disposition": f'inline; filename="{filename}"'})
 
 
-@bp.post("/<int:document_id>/export/<action>")
+@bp.post("/<int:document_id>/export")
 @login_required
-def export_action(document_id: int, action: str):
+def export(document_id: int):
+    """Pass a document that has no export yet to the merchant's integration."""
     document = get_owned_or_404(Document, document_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    trigger = f"użytkownik {current_user.email}"
+    integration = auto_export_integration(document.merchant_id)
     try:
-        if action == "send":
-            integration = auto_export_integration(document.merchant_id) if document.export is None else None
-            if integration is None:
-                raise ExportRefused("Najpierw dodaj integrację z usługą księgową.")
-            export_document(document, integration, trigger)
-        elif action == "retry" and document.export is not None:
-            retry_export(document.export, trigger)
-        elif action == "reconcile" and document.export is not None:
-            reconcile_export(document.export, trigger)
-        elif action == "refresh" and document.export is not None:
-            refresh_export(document.export, trigger)
-        else:
-            abort(404)
+        if integration is None:
+            raise ExportRefused("Najpierw połącz usługę księgową w zakładce Integracje.")
+        export_document(document, integration, f"użytkownik {current_user.email}")
     except ExportRefused as refused:
         db.session.rollback()
         flash(refused.message + "".join(f" {p.message}" for p in refused.problems), "error")
     else:
-        if request.headers.get("HX-Request"):
-            return "", 204  # the background refresh a stale page asks for: nothing to swap
         flash("Eksport zlecony.", "success")
     return redirect(url_for("documents.card", document_id=document.id))
 

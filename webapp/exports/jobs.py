@@ -374,3 +374,47 @@ def sweep() -> dict[str, int]:
         if not job_exists("fetch", export):
             counts["fetch"] += enqueue_fetch(export)
     return counts
+
+
+# --- account checks (run inline through a synchronous queue: only jobs talk to services) -------
+
+def check_credentials(provider_key: str, credentials_encrypted: bytes, base_url: str | None, options: dict) -> dict:
+    """Try the credentials against the service; say exactly what failed, never echo a secret."""
+    from providers import PROVIDERS
+
+    from ..crypto import decrypt_credentials
+
+    cls = PROVIDERS[provider_key]
+    provider = cls(decrypt_credentials(credentials_encrypted), base_url=base_url or None, options=options,
+                   timeout=current_app.config.get("PROVIDER_TIMEOUT", (5, 30)))
+    try:
+        return {"ok": True, "label": provider.check_connection()}
+    except AuthenticationFailed as error:
+        return {"ok": False, "kind": "auth", "message": f"Usługa odrzuciła dane logowania: {error}"}
+    except TransientError as error:
+        return {"ok": False, "kind": "unreachable",
+                "message": f"Usługa nie odpowiada lub odmawia chwilowo ({error}). Spróbuj za chwilę."}
+    except ProviderError as error:
+        return {"ok": False, "kind": "refused", "message": str(error)}
+
+
+def read_service_choices(integration_id: int) -> dict:
+    """Read the service's numbering series and payment types into the integration (the cache the
+    settings sections show); returns an error message per list that could not be read."""
+    from ..models import Integration
+
+    integration = db.session.get(Integration, integration_id)
+    provider = provider_for(integration)
+    errors = {}
+    capabilities = provider.capabilities
+    for attribute, method, available in (("service_series", provider.list_series, capabilities.numbering_series),
+                                         ("service_payment_types", provider.list_payment_types, capabilities.payments)):
+        if not available:
+            continue
+        try:
+            setattr(integration, attribute, [{"id": c.id, "name": c.name} for c in method()])
+        except ProviderError as error:
+            errors[attribute] = str(error)
+    integration.choices_read_at = utcnow()
+    db.session.commit()
+    return errors

@@ -1,15 +1,47 @@
+"""Integrations: connect an accounting service, the module page and its four sections (each an
+htmx fragment that loads and saves on its own), the live export status, Export all, the journal
+and the capability matrix."""
 from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from providers import PROVIDERS
+from providers.base import FEATURES
+
 from ..exports.bulk import BulkFilters, preview_bulk, progress, start_bulk
+from ..exports.services import ExportRefused, reconcile_export, refresh_export, retry_export
 from ..extensions import db
 from ..forms import EmptyForm
 from ..models import EXPORT_STATES, BulkRun, Document, Export, Integration, JournalEntry, Series
-from ..tenancy import get_owned_or_404, owned
+from ..tenancy import current_merchant_id, get_owned_or_404, owned
+from .services import (
+    IntegrationRefused,
+    connect,
+    last_exports,
+    payment_names,
+    refresh_choices,
+    save_configuration,
+    save_payment_links,
+    save_series_links,
+    update_credentials,
+)
 
 bp = Blueprint("integrations", __name__, url_prefix="/integrations")
+
+FEATURE_LABELS = {"receipts": "Paragony", "corrections": "Korekty", "numbering_series": "Serie numeracji",
+                  "payments": "Płatności", "sku": "SKU / magazyn"}
+STATE_LABELS = {"queued": "w kolejce", "sending": "wysyłanie", "sent": "wysłany", "fetched": "w usłudze",
+                "rejected": "odrzucony", "retrying": "ponawianie", "in_doubt": "niepewny"}
+
+
+@bp.app_context_processor
+def export_labels():
+    return {"STATE_LABELS": STATE_LABELS, "FEATURE_LABELS": FEATURE_LABELS}
+
+
+def _is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
 
 
 def _date(name: str) -> date | None:
@@ -26,43 +58,239 @@ def _filters() -> BulkFilters:
                        kind=kind if kind in ("invoice", "receipt", "correction") else None)
 
 
+def _csrf_ok() -> None:
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+
+
+# --- list, connect, credentials -------------------------------------------------------------
+
 @bp.get("/")
 @login_required
 def index():
     integrations = db.session.scalars(owned(Integration).order_by(Integration.id)).all()
-    return render_template("integrations/index.html", integrations=integrations)
+    return render_template("integrations/index.html", integrations=integrations, providers=PROVIDERS,
+                           last=last_exports([i.id for i in integrations]))
 
+
+@bp.get("/new")
+@login_required
+def choose():
+    return render_template("integrations/choose.html", providers=PROVIDERS, features=FEATURES)
+
+
+@bp.route("/new/<provider_key>", methods=["GET", "POST"])
+@login_required
+def connect_form(provider_key: str):
+    cls = PROVIDERS.get(provider_key)
+    if cls is None:
+        abort(404)
+    form, errors, values = EmptyForm(), {}, {}
+    if request.method == "POST":
+        _csrf_ok()
+        values = request.form.to_dict()
+        try:
+            integration = connect(current_merchant_id(), provider_key, values)
+        except IntegrationRefused as refused:
+            errors = refused.errors
+        else:
+            flash(f"Połączono z {cls.display_name}: {integration.health_message}", "success")
+            return redirect(url_for("integrations.module", integration_id=integration.id))
+    return render_template("integrations/connect.html", cls=cls, form=form, errors=errors, values=values), \
+        (422 if errors else 200)
+
+
+@bp.route("/<int:integration_id>/credentials", methods=["GET", "POST"])
+@login_required
+def credentials(integration_id: int):
+    integration = get_owned_or_404(Integration, integration_id)
+    cls = PROVIDERS[integration.provider]
+    form, errors = EmptyForm(), {}
+    if request.method == "POST":
+        _csrf_ok()
+        try:
+            update_credentials(integration, request.form.to_dict())
+        except IntegrationRefused as refused:
+            errors = refused.errors
+        else:
+            flash("Nowe dane logowania zapisane i sprawdzone.", "success")
+            return redirect(url_for("integrations.module", integration_id=integration.id))
+    return render_template("integrations/credentials.html", integration=integration, cls=cls, form=form,
+                           errors=errors), (422 if errors else 200)
+
+
+# --- the module page and its sections -----------------------------------------------------------
 
 @bp.get("/<int:integration_id>")
 @login_required
 def module(integration_id: int):
     integration = get_owned_or_404(Integration, integration_id)
+    context = {**_exports_context(integration), **_config_context(integration),
+               **_series_context(integration), **_payments_context(integration)}
+    return render_template("integrations/module.html", integration=integration, **context)
+
+
+def _exports_context(integration: Integration) -> dict:
     state = request.args.get("state", "")
-    query = owned(Export).where(Export.integration_id == integration.id)
+    filters = _filters()
+    query = (owned(Export).join(Document, Export.document_id == Document.id)
+             .where(Export.integration_id == integration.id))
     if state in EXPORT_STATES:
         query = query.where(Export.state == state)
-    page = db.paginate(query.order_by(Export.id.desc()), per_page=50, max_per_page=200, error_out=False)
+    if filters.date_from:
+        query = query.where(Document.issue_date >= filters.date_from)
+    if filters.date_to:
+        query = query.where(Document.issue_date <= filters.date_to)
+    if filters.series_id:
+        query = query.where(Document.series_id == filters.series_id)
+    if filters.kind:
+        query = query.where(Document.kind == filters.kind)
+    page = db.paginate(query.order_by(Export.id.desc()), per_page=25, max_per_page=200, error_out=False)
     series = db.session.scalars(owned(Series).order_by(Series.name)).all()
-    return render_template("integrations/module.html", integration=integration, page=page, state=state,
-                           states=EXPORT_STATES, series=series, form=EmptyForm())
+    return {"page": page, "state": state, "states": EXPORT_STATES, "filters": filters, "series": series,
+            "form": EmptyForm()}
 
+
+@bp.get("/<int:integration_id>/exports")
+@login_required
+def exports_section(integration_id: int):
+    integration = get_owned_or_404(Integration, integration_id)
+    return render_template("integrations/_exports.html", integration=integration, **_exports_context(integration))
+
+
+def _config_context(integration: Integration, errors=None, saved=False) -> dict:
+    return {"cls": PROVIDERS[integration.provider], "config_errors": errors or {}, "config_saved": saved,
+            "form": EmptyForm()}
+
+
+@bp.route("/<int:integration_id>/config", methods=["GET", "POST"])
+@login_required
+def config_section(integration_id: int):
+    integration = get_owned_or_404(Integration, integration_id)
+    errors, saved = {}, False
+    if request.method == "POST":
+        _csrf_ok()
+        try:
+            save_configuration(integration, request.form.to_dict())
+            saved = True
+        except IntegrationRefused as refused:
+            errors = refused.errors
+    return render_template("integrations/_config.html", integration=integration,
+                           **_config_context(integration, errors, saved)), (422 if errors else 200)
+
+
+def _series_context(integration: Integration, errors=None, saved=False, read_errors=None) -> dict:
+    query = owned(Series).order_by(Series.kind, Series.name)
+    if not PROVIDERS[integration.provider].capabilities.receipts:
+        query = query.where(Series.kind != "receipt")
+    hub_series = db.session.scalars(query).all()
+    return {"hub_series": hub_series, "series_errors": errors or {}, "series_saved": saved,
+            "series_read_errors": read_errors or {}, "form": EmptyForm()}
+
+
+@bp.route("/<int:integration_id>/series", methods=["GET", "POST"])
+@login_required
+def series_section(integration_id: int):
+    integration = get_owned_or_404(Integration, integration_id)
+    errors, saved, read_errors = {}, False, {}
+    if request.method == "POST":
+        _csrf_ok()
+        if request.form.get("refresh"):
+            read_errors = refresh_choices(integration)
+        else:
+            try:
+                save_series_links(integration, request.form.to_dict(),
+                                  [s.id for s in _series_context(integration)["hub_series"]])
+                saved = True
+            except IntegrationRefused as refused:
+                errors = refused.errors
+    return render_template("integrations/_series.html", integration=integration, cls=PROVIDERS[integration.provider],
+                           **_series_context(integration, errors, saved, read_errors)), (422 if errors else 200)
+
+
+def _payments_context(integration: Integration, errors=None, saved=False, read_errors=None) -> dict:
+    return {"payment_names": payment_names(integration.merchant_id), "payment_errors": errors or {},
+            "payments_saved": saved, "payment_read_errors": read_errors or {}, "form": EmptyForm()}
+
+
+@bp.route("/<int:integration_id>/payments", methods=["GET", "POST"])
+@login_required
+def payments_section(integration_id: int):
+    integration = get_owned_or_404(Integration, integration_id)
+    errors, saved, read_errors = {}, False, {}
+    if request.method == "POST":
+        _csrf_ok()
+        if request.form.get("refresh"):
+            read_errors = refresh_choices(integration)
+        else:
+            try:
+                save_payment_links(integration, request.form.to_dict())
+                saved = True
+            except IntegrationRefused as refused:
+                errors = refused.errors
+    return render_template("integrations/_payments.html", integration=integration,
+                           cls=PROVIDERS[integration.provider],
+                           **_payments_context(integration, errors, saved, read_errors)), (422 if errors else 200)
+
+
+# --- one export: live status and actions --------------------------------------------------------
+
+@bp.get("/exports/<int:export_id>/status")
+@login_required
+def export_status(export_id: int):
+    export = get_owned_or_404(Export, export_id)
+    return render_template("integrations/_export_status.html", export=export)
+
+
+@bp.post("/exports/<int:export_id>/<action>")
+@login_required
+def export_action(export_id: int, action: str):
+    export = get_owned_or_404(Export, export_id)
+    _csrf_ok()
+    trigger = f"użytkownik {current_user.email}"
+    error = None
+    try:
+        if action == "retry":
+            retry_export(export, trigger)
+        elif action == "reconcile":
+            reconcile_export(export, trigger)
+        elif action == "refresh":
+            refresh_export(export, trigger)
+        else:
+            abort(404)
+    except ExportRefused as refused:
+        db.session.rollback()
+        error = refused.message + "".join(f" {p.message}" for p in refused.problems)
+    if _is_htmx():
+        if action == "refresh" and error is None:
+            return "", 204  # the background refresh a stale page asks for: nothing to swap
+        return render_template("integrations/_export_status.html", export=export, action_error=error)
+    flash(error or "Eksport zlecony.", "error" if error else "success")
+    return redirect(url_for("documents.card", document_id=export.document_id))
+
+
+# --- Export all -----------------------------------------------------------------------------
 
 @bp.get("/<int:integration_id>/bulk")
 @login_required
 def bulk_preview(integration_id: int):
     integration = get_owned_or_404(Integration, integration_id)
     filters = _filters()
-    return render_template("integrations/bulk_preview.html", integration=integration, filters=filters,
-                           preview=preview_bulk(integration, filters), form=EmptyForm())
+    context = {"integration": integration, "filters": filters, "preview": preview_bulk(integration, filters),
+               "form": EmptyForm()}
+    template = "integrations/_bulk_preview.html" if _is_htmx() else "integrations/bulk_preview.html"
+    return render_template(template, **context)
 
 
 @bp.post("/<int:integration_id>/bulk")
 @login_required
 def bulk_start(integration_id: int):
     integration = get_owned_or_404(Integration, integration_id)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+    _csrf_ok()
     run = start_bulk(integration, _filters(), current_user.email)
+    if _is_htmx():
+        return render_template("integrations/_bulk_progress.html", integration=integration, run=run,
+                               counts=progress(run))
     flash("Eksport zbiorczy uruchomiony.", "success")
     return redirect(url_for("integrations.bulk_run", integration_id=integration.id, run_id=run.id))
 
@@ -74,8 +302,11 @@ def bulk_run(integration_id: int, run_id: int):
     run = get_owned_or_404(BulkRun, run_id)
     if run.integration_id != integration.id:
         abort(404)
-    return render_template("integrations/bulk_run.html", integration=integration, run=run, counts=progress(run))
+    template = "integrations/_bulk_progress.html" if _is_htmx() else "integrations/bulk_run.html"
+    return render_template(template, integration=integration, run=run, counts=progress(run))
 
+
+# --- journal and capability matrix ------------------------------------------------------------
 
 @bp.get("/<int:integration_id>/journal")
 @login_required
@@ -87,3 +318,26 @@ def journal(integration_id: int):
         db.select(Document.id, Document.number).where(Document.id.in_({e.document_id for e in page.items}))
     ).all())
     return render_template("integrations/journal.html", integration=integration, page=page, numbers=numbers)
+
+
+def feature_active(integration: Integration, feature: str) -> bool:
+    """Green in the matrix: the feature is in use in this merchant's integration."""
+    if feature == "sku":
+        return integration.send_sku
+    if feature == "numbering_series":
+        return any((integration.series_links or {}).values())
+    if feature == "payments":
+        return bool(integration.payment_links)
+    return True  # receipts and corrections are used as soon as the service is connected
+
+
+@bp.get("/capabilities")
+@login_required
+def capabilities():
+    integrations = db.session.scalars(owned(Integration)).all()
+    active: dict[str, set[str]] = {}
+    for integration in integrations:
+        cls = PROVIDERS[integration.provider]
+        active.setdefault(integration.provider, set()).update(
+            f for f in FEATURES if getattr(cls.capabilities, f) and feature_active(integration, f))
+    return render_template("integrations/capabilities.html", providers=PROVIDERS, features=FEATURES, active=active)
