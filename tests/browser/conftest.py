@@ -9,7 +9,6 @@ import os
 import shutil
 import threading
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from werkzeug.serving import make_server
@@ -68,12 +67,6 @@ def chromium_browser():
         browser.close()
 
 
-def is_missing_favicon(message) -> bool:
-    # Chromium asks every site for /favicon.ico and logs the app's 404 as a console error. That is
-    # not an error of the page itself; drop this exception once the app serves an icon.
-    return urlsplit(message.location.get("url") or "").path == "/favicon.ico"
-
-
 @pytest.fixture
 def console_problems() -> list[str]:
     """Console errors, uncaught page errors and CSP violations seen by `page`; a test asserts it is empty."""
@@ -93,7 +86,7 @@ def page(chromium_browser, live_server, console_problems):
         " + ' on ' + e.documentURI); });"
     )
     page = context.new_page()
-    page.on("console", lambda message: message.type == "error" and not is_missing_favicon(message)
+    page.on("console", lambda message: message.type == "error"
             and console_problems.append(f"console error on {page.url}: {message.text}"))
     page.on("pageerror", lambda error: console_problems.append(f"uncaught error on {page.url}: {error}"))
     try:

@@ -65,7 +65,7 @@ def test_manual_order_form_shows_field_errors_and_keeps_input(browser, merchant_
         "buyer.tax_id": "123", "buyer.country": "PL", "currency": "PLN",
         "items[0].name": "Kubek", "items[0].quantity": "-1", "items[0].unit_gross": "10", "items[0].vat_rate": "23"})
     page = response.get_data(as_text=True)
-    assert response.status_code == 422
+    assert response.status_code == 200
     assert 'data-field="buyer.tax_id"' in page and "Nieprawidłowy NIP" in page
     assert 'data-field="items[0].quantity"' in page
     assert 'value="Żuraw"' in page

@@ -156,4 +156,4 @@ def correct(document_id: int):
                 return redirect(url_for("documents.card", document_id=correction.id))
     series = db.session.scalars(owned(Series).where(Series.kind == "correction").order_by(Series.name)).all()
     return render_template("documents/correct.html", invoice=invoice, lines=base, series=series, form=form,
-                           errors=errors, values=request.form), (422 if errors else 200)
+                           errors=errors, values=request.form)

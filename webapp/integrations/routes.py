@@ -96,8 +96,7 @@ def connect_form(provider_key: str):
         else:
             flash(f"Połączono z {cls.display_name}: {integration.health_message}", "success")
             return redirect(url_for("integrations.module", integration_id=integration.id))
-    return render_template("integrations/connect.html", cls=cls, form=form, errors=errors, values=values), \
-        (422 if errors else 200)
+    return render_template("integrations/connect.html", cls=cls, form=form, errors=errors, values=values)
 
 
 @bp.route("/<int:integration_id>/credentials", methods=["GET", "POST"])
@@ -116,7 +115,7 @@ def credentials(integration_id: int):
             flash("Nowe dane logowania zapisane i sprawdzone.", "success")
             return redirect(url_for("integrations.module", integration_id=integration.id))
     return render_template("integrations/credentials.html", integration=integration, cls=cls, form=form,
-                           errors=errors), (422 if errors else 200)
+                           errors=errors)
 
 
 # --- the module page and its sections -----------------------------------------------------------
@@ -176,7 +175,7 @@ def config_section(integration_id: int):
         except IntegrationRefused as refused:
             errors = refused.errors
     return render_template("integrations/_config.html", integration=integration,
-                           **_config_context(integration, errors, saved)), (422 if errors else 200)
+                           **_config_context(integration, errors, saved))
 
 
 def _series_context(integration: Integration, errors=None, saved=False, read_errors=None) -> dict:
@@ -205,7 +204,7 @@ def series_section(integration_id: int):
             except IntegrationRefused as refused:
                 errors = refused.errors
     return render_template("integrations/_series.html", integration=integration, cls=PROVIDERS[integration.provider],
-                           **_series_context(integration, errors, saved, read_errors)), (422 if errors else 200)
+                           **_series_context(integration, errors, saved, read_errors))
 
 
 def _payments_context(integration: Integration, errors=None, saved=False, read_errors=None) -> dict:
@@ -230,7 +229,7 @@ def payments_section(integration_id: int):
                 errors = refused.errors
     return render_template("integrations/_payments.html", integration=integration,
                            cls=PROVIDERS[integration.provider],
-                           **_payments_context(integration, errors, saved, read_errors)), (422 if errors else 200)
+                           **_payments_context(integration, errors, saved, read_errors))
 
 
 # --- one export: live status and actions --------------------------------------------------------

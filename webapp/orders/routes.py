@@ -160,7 +160,7 @@ def new():
             return redirect(url_for("orders.card", order_id=order.id))
     item_rows = max(3, 1 + max((int(k[6:k.index("]")]) for k in values if k.startswith("items[")), default=0))
     return render_template("orders/new.html", form=form, values=values, errors=errors, item_rows=item_rows,
-                           statuses=_statuses()), (422 if errors else 200)
+                           statuses=_statuses())
 
 
 @bp.route("/import", methods=["GET", "POST"])
