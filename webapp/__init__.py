@@ -53,6 +53,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(api_bp)
 
     from .cli import register_cli
+    from .queue_admin import register_rq_dashboard
+
+    register_rq_dashboard(app)
     from .documents.totals import document_totals
 
     # The order's totals by the same rule as an issued document (the list and the card show them).
