@@ -41,13 +41,17 @@ def create_app(config: dict | None = None) -> Flask:
     from . import models  # noqa: F401  (registers the tables with SQLAlchemy)
     from .api.routes import bp as api_bp
     from .auth.routes import bp as auth_bp
+    from .automation.routes import bp as automation_bp
+    from .delivery.routes import bp as delivery_bp
     from .documents.routes import bp as documents_bp
     from .integrations.routes import bp as integrations_bp
     from .main.routes import bp as main_bp
     from .orders.routes import bp as orders_bp
+    from .public.routes import bp as public_bp
     from .settings.routes import bp as settings_bp
 
-    for blueprint in (auth_bp, main_bp, orders_bp, documents_bp, integrations_bp, settings_bp):
+    for blueprint in (auth_bp, main_bp, orders_bp, documents_bp, integrations_bp, automation_bp, delivery_bp,
+                      settings_bp, public_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # the API authenticates with a bearer token, not a session cookie
     app.register_blueprint(api_bp)

@@ -442,3 +442,115 @@ class BulkRun(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
 
     integration: Mapped[Integration] = relationship()
+
+
+class MailSettings(db.Model):
+    """A merchant's outgoing mail server and sender; the password is encrypted like credentials."""
+
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchant.id"), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200), default="")
+    port: Mapped[int] = mapped_column(Integer, default=587)
+    security: Mapped[str] = mapped_column(String(10), default="starttls")  # starttls | ssl | none
+    username: Mapped[str] = mapped_column(String(200), default="")
+    password_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    sender: Mapped[str] = mapped_column(String(200), default="")
+    link_days: Mapped[int] = mapped_column(Integer, default=30)
+
+
+class EmailTemplate(db.Model):
+    __table_args__ = (UniqueConstraint("merchant_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchant.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    attach_pdf: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class EmailLog(db.Model):
+    """Each e-mail to a customer, logged on the order."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchant.id"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("order.id"), index=True, nullable=True)
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("document.id"), nullable=True)
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("email_template.id"), nullable=True)
+    recipient: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    attach_pdf: Mapped[bool] = mapped_column(Boolean, default=False)
+    pdf_source: Mapped[str] = mapped_column(String(10), default="")  # service | hub
+    state: Mapped[str] = mapped_column(String(10), default="queued")  # queued | sent | failed
+    error: Mapped[str] = mapped_column(Text, default="")
+    trigger: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+
+
+AUTOMATION_TRIGGERS = ("new_order", "status_changed", "order_paid")
+AUTOMATION_STEPS = ("issue_document", "change_status", "send_email")
+
+
+class AutomationRule(db.Model):
+    """When <trigger> (and the conditions hold), run the steps in order.
+
+    steps: [{"type": "issue_document", "kind": "invoice", "series_id": 1, "stop_after_failure": true},
+            {"type": "change_status", "status_id": 3}, {"type": "send_email", "template_id": 2}]"""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchant.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    trigger: Mapped[str] = mapped_column(String(20))
+    trigger_status_id: Mapped[int | None] = mapped_column(ForeignKey("order_status.id"), nullable=True)
+    condition_source: Mapped[str] = mapped_column(String(100), default="")
+    condition_payment: Mapped[str] = mapped_column(String(100), default="")
+    condition_company: Mapped[str] = mapped_column(String(5), default="")  # "" any | yes | no
+    steps: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+
+class AutomationRun(db.Model):
+    """One rule run on one order, step by step; waits while an issued document is exported."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchant.id"), index=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("automation_rule.id"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("order.id"), index=True)
+    event: Mapped[str] = mapped_column(String(40))
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(10), default="queued")  # queued | running | waiting | done | stopped
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    waiting_document_id: Mapped[int | None] = mapped_column(ForeignKey("document.id"), nullable=True, index=True)
+    log: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+
+    rule: Mapped[AutomationRule] = relationship()
+
+
+class Webhook(db.Model):
+    """Outgoing webhook: fired when a document's final PDF is fetched (for marketplace connectors)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchant.id"), index=True)
+    url: Mapped[str] = mapped_column(String(500))
+    secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+
+class WebhookDelivery(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchant.id"), index=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhook.id"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("document.id"))
+    event: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(10), default="queued")  # queued | delivered | retrying | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)

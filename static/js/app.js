@@ -17,3 +17,12 @@ document.addEventListener("change", function (event) {
 document.addEventListener("DOMContentLoaded", function () {
   if (document.body.hasAttribute("data-autoprint")) { window.print(); }
 });
+
+// A PDF in an <iframe data-print-on-load> opens the print dialog once it has loaded.
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("iframe[data-print-on-load]").forEach(function (frame) {
+    frame.addEventListener("load", function () {
+      try { frame.contentWindow.focus(); frame.contentWindow.print(); } catch (e) { window.print(); }
+    });
+  });
+});

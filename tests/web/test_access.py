@@ -7,7 +7,7 @@ from webapp.documents.services import issue_document
 from webapp.extensions import db
 from webapp.models import ApiToken, OrderStatus, Series
 
-PUBLIC = {"static", "auth.login"}
+PUBLIC = {"static", "auth.login", "public.invoice_pdf"}  # the invoice link is signed, not logged in
 # endpoint -> (kind of object its id refers to, or None)
 ROUTE_SAMPLES = {
     "main.dashboard": None,
@@ -28,9 +28,13 @@ ROUTE_SAMPLES = {
     "settings.merchant": None, "settings.statuses": None, "settings.series_list": None,
     "settings.series_edit": "series", "settings.api_tokens": None,
     "settings.delete_status_view": "status", "settings.revoke_token": "token",
+    "automation.index": None, "automation.edit": "rule", "automation.delete": "rule",
+    "delivery.mail": None, "delivery.mail_sink": None, "delivery.template_edit": "template",
+    "delivery.webhooks": None, "delivery.webhook_toggle": "webhook",
+    "documents.print_pdf": "document", "orders.send_email": "order",
     "api.create_order_endpoint": None, "api.get_order_endpoint": "order",
 }
-ID_ARGS = {"export": "export_id", "integration": "integration_id", "order": "order_id", "document": "document_id", "series": "series_id", "status": "status_id",
+ID_ARGS = {"rule": "rule_id", "template": "template_id", "webhook": "webhook_id", "export": "export_id", "integration": "integration_id", "order": "order_id", "document": "document_id", "series": "series_id", "status": "status_id",
            "token": "token_id"}
 
 
@@ -89,8 +93,16 @@ def foreign_objects(other_user):
     export = Export(merchant_id=other_user.merchant_id, document_id=document.id, integration_id=integration.id,
                     state="in_doubt", field_errors={})
     db.session.add(export)
+    from webapp.crypto import encrypt_credentials
+    from webapp.models import AutomationRule, EmailTemplate, Webhook
+
+    rule = AutomationRule(merchant_id=other_user.merchant_id, name="r", trigger="new_order", steps=[])
+    template = EmailTemplate(merchant_id=other_user.merchant_id, name="t", subject="s", body="b")
+    webhook = Webhook(merchant_id=other_user.merchant_id, url="https://example.com/h",
+                      secret_encrypted=encrypt_credentials({"secret": "x"}))
+    db.session.add_all([rule, template, webhook])
     db.session.commit()
-    return {"export": export.id, "integration": integration.id, "order": order.id, "document": document.id, "series": series.id, "status": status.id, "token": token.id}
+    return {"rule": rule.id, "template": template.id, "webhook": webhook.id, "export": export.id, "integration": integration.id, "order": order.id, "document": document.id, "series": series.id, "status": status.id, "token": token.id}
 
 
 def test_another_merchants_ids_answer_404(app, browser, foreign_objects):

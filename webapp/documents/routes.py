@@ -16,7 +16,7 @@ from ..orders.intake import parse_decimal
 from ..tenancy import get_owned_or_404, owned
 from .pdf import render_pdf
 from .services import IssueRefused, LineChange, issue_correction, latest_state
-from .views import printable_for
+from .views import printable_for, shows_service_copy
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
 
@@ -81,8 +81,19 @@ def service_pdf(document_id: int):
     if export is None or not export.pdf:
         abort(404)
     filename = (export.remote_number or document.number).replace("/", "_") + ".pdf"
+    disposition = "attachment" if request.args.get("download") else "inline"
     return Response(export.pdf, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{filename}"'})
+                    headers={"Content-Disposition": f'{disposition}; filename="{filename}"'})
+
+
+@bp.get("/<int:document_id>/print-pdf")
+@login_required
+def print_pdf(document_id: int):
+    """The PDF the customer gets (service's or hub's), opened in the print dialog."""
+    document = get_owned_or_404(Document, document_id)
+    endpoint = "documents.service_pdf" if shows_service_copy(document) else "documents.pdf"
+    return render_template("documents/print_pdf.html", document=document,
+                           pdf_url=url_for(endpoint, document_id=document.id))
 
 
 @bp.post("/<int:document_id>/export")

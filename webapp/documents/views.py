@@ -60,3 +60,25 @@ def printable_for(document: Document) -> Printable:
         vat_in_pln=vat_in_pln(totals, document.exchange_rate)
         if document.currency != "PLN" and document.exchange_rate else None,
     )
+
+
+def shows_service_copy(document: Document) -> bool:
+    """The integration says "show the service's invoice instead" and its PDF has been fetched."""
+    export = document.export
+    return bool(export and export.state == "fetched" and export.integration.show_service_document
+                and export.pdf)
+
+
+def preview_pdf(document: Document) -> tuple[bytes, str]:
+    """The PDF the customer gets — the same one the order card previews: (bytes, "service"|"hub")."""
+    from .pdf import render_pdf
+
+    if shows_service_copy(document):
+        return document.export.pdf, "service"
+    return render_pdf(printable_for(document)), "hub"
+
+
+def preview_number(document: Document) -> str:
+    if shows_service_copy(document) and document.export.remote_number:
+        return document.export.remote_number
+    return document.number

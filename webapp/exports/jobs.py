@@ -246,7 +246,20 @@ def _reject(export: Export, attempt: Attempt, message: str, field_errors: dict) 
     export.field_errors = {k: list(v) for k, v in (field_errors or {}).items()}
     attempt.record("rejected", message, "popraw dane i ponów eksport")
     db.session.commit()
+    _export_finished(export, fetched=False)
     return "rejected"
+
+
+def _export_finished(export: Export, fetched: bool) -> None:
+    """A final state: automatic actions waiting for it go on; the merchant's webhooks hear of
+    a newly fetched document."""
+    from ..automation.services import resume_for_document
+
+    resume_for_document(export.document_id)
+    if fetched:
+        from ..delivery.webhooks import fire_document_fetched
+
+        fire_document_fetched(export.document)
 
 
 def _in_doubt(export: Export, attempt: Attempt, message: str) -> str:
@@ -314,6 +327,7 @@ def _fetch(export: Export) -> str:
         enqueue_fetch(export, delay=backoff_delay(export.attempts + 1, getattr(error, "retry_after", None)))
         return "retrying"
     _store_remote(export, remote)
+    first_fetch = export.state == "sent"
     export.pdf, export.state, export.fetched_at = pdf, "fetched", utcnow()
     mismatch = compare_totals(export, remote)
     export.totals_mismatch = mismatch or None
@@ -324,6 +338,8 @@ def _fetch(export: Export) -> str:
     attempt.record("ok", message, "—")
     _limits(export).record_success()
     db.session.commit()
+    if first_fetch:
+        _export_finished(export, fetched=True)
     return "fetched"
 
 

@@ -2,10 +2,12 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user, login_required
 from sqlalchemy import or_
 
+from ..delivery.mail import MailRefused, customer_document, queue_email
 from ..documents.services import IssueRefused, issue_document
+from ..documents.views import shows_service_copy
 from ..extensions import db
 from ..forms import EmptyForm
-from ..models import Order, OrderStatus, Series
+from ..models import AutomationRun, EmailLog, EmailTemplate, Order, OrderStatus, Series
 from ..tenancy import current_merchant_id, get_owned_or_404, owned
 from .services import CSV_COLUMNS, OrderRejected, change_status, create_order, import_orders_csv
 
@@ -53,8 +55,15 @@ def index():
 @login_required
 def card(order_id: int):
     order = get_owned_or_404(Order, order_id)
-    return render_template("orders/card.html", order=order, statuses=_statuses(),
-                           invoice_series=_series("invoice"), receipt_series=_series("receipt"), form=EmptyForm())
+    preview = customer_document(order)
+    return render_template(
+        "orders/card.html", order=order, statuses=_statuses(), invoice_series=_series("invoice"),
+        receipt_series=_series("receipt"), form=EmptyForm(), preview=preview,
+        preview_is_service=bool(preview and shows_service_copy(preview)),
+        templates=db.session.scalars(owned(EmailTemplate).order_by(EmailTemplate.name)).all(),
+        emails=db.session.scalars(owned(EmailLog).where(EmailLog.order_id == order.id).order_by(EmailLog.id.desc())).all(),
+        runs=db.session.scalars(owned(AutomationRun).where(AutomationRun.order_id == order.id)
+                                .order_by(AutomationRun.id.desc())).all())
 
 
 @bp.post("/<int:order_id>/issue")
@@ -72,6 +81,22 @@ def issue(order_id: int):
         return redirect(url_for("orders.card", order_id=order.id))
     flash(f"Wystawiono: {document.title} {document.number}.", "success")
     return redirect(url_for("documents.card", document_id=document.id))
+
+
+@bp.post("/<int:order_id>/email")
+@login_required
+def send_email(order_id: int):
+    order = get_owned_or_404(Order, order_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    template = get_owned_or_404(EmailTemplate, request.form.get("template_id", type=int) or 0)
+    try:
+        log = queue_email(order, template, trigger=f"użytkownik {current_user.email}")
+    except MailRefused as refused:
+        flash(refused.message, "error")
+    else:
+        flash(f"E-mail „{log.subject}” do {log.recipient} w kolejce do wysłania.", "success")
+    return redirect(url_for("orders.card", order_id=order.id))
 
 
 @bp.post("/<int:order_id>/status")

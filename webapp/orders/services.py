@@ -61,6 +61,9 @@ def create_order(merchant_id: int, payload: dict) -> tuple[Order, bool]:
         if existing is None:
             raise
         return existing, False
+    from ..automation.services import fire_new_order
+
+    fire_new_order(order)
     return order, True
 
 
@@ -125,6 +128,9 @@ def change_status(order: Order, status_id: int) -> OrderStatus:
         raise OrderRejected({"status": "Wybierz status z listy."})
     order.status = status
     db.session.commit()
+    from ..automation.services import fire
+
+    fire(order, "status_changed")
     return status
 
 

@@ -1,0 +1,81 @@
+"""Building rules from the rule form."""
+from __future__ import annotations
+
+from ..extensions import db
+from ..models import AUTOMATION_TRIGGERS, AutomationRule, EmailTemplate, OrderStatus, Series
+
+
+class RuleRefused(Exception):
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+MAX_STEPS = 10
+
+
+def _owned_id(model, merchant_id: int, value) -> int | None:
+    try:
+        object_id = int(value)
+    except (TypeError, ValueError):
+        return None
+    found = db.session.scalar(db.select(model.id).where(model.merchant_id == merchant_id, model.id == object_id))
+    return found
+
+
+def save_rule(merchant_id: int, rule: AutomationRule | None, form) -> AutomationRule:
+    """`form` is a MultiDict: steps come as parallel lists step_type[], step_kind[], step_series[],
+    step_stop[], step_status[], step_template[] (one entry per step, in order)."""
+    errors = {}
+    name = (form.get("name") or "").strip()
+    if not name or len(name) > 100:
+        errors["name"] = "Podaj nazwę reguły (do 100 znaków)."
+    trigger = form.get("trigger")
+    if trigger not in AUTOMATION_TRIGGERS:
+        errors["trigger"] = "Wybierz zdarzenie."
+    trigger_status_id = None
+    if trigger == "status_changed":
+        trigger_status_id = _owned_id(OrderStatus, merchant_id, form.get("trigger_status_id"))
+        if trigger_status_id is None:
+            errors["trigger_status_id"] = "Wybierz status."
+    company = form.get("condition_company", "")
+    if company not in ("", "yes", "no"):
+        errors["condition_company"] = "Wybierz z listy."
+    steps = []
+    types = form.getlist("step_type")
+    for index, kind in enumerate(types[:MAX_STEPS]):
+        value = lambda name: (form.getlist(name) + [""] * MAX_STEPS)[index]
+        if kind == "":
+            continue
+        if kind == "issue_document":
+            document_kind = value("step_kind") or "invoice"
+            series_id = _owned_id(Series, merchant_id, value("step_series")) if value("step_series") else None
+            if document_kind not in ("invoice", "receipt"):
+                errors[f"steps[{index}]"] = "Wystawić można fakturę albo paragon."
+            steps.append({"type": kind, "kind": document_kind, "series_id": series_id,
+                          "stop_after_failure": value("step_stop") != "no"})
+        elif kind == "change_status":
+            status_id = _owned_id(OrderStatus, merchant_id, value("step_status"))
+            if status_id is None:
+                errors[f"steps[{index}]"] = "Wybierz status, na który zmienić."
+            steps.append({"type": kind, "status_id": status_id})
+        elif kind == "send_email":
+            template_id = _owned_id(EmailTemplate, merchant_id, value("step_template"))
+            if template_id is None:
+                errors[f"steps[{index}]"] = "Wybierz szablon e-maila."
+            steps.append({"type": kind, "template_id": template_id})
+        else:
+            errors[f"steps[{index}]"] = "Nieznany rodzaj kroku."
+    if not steps and "steps" not in errors:
+        errors["steps"] = "Dodaj co najmniej jeden krok."
+    if errors:
+        raise RuleRefused(errors)
+    rule = rule or AutomationRule(merchant_id=merchant_id)
+    rule.name, rule.trigger, rule.trigger_status_id = name, trigger, trigger_status_id
+    rule.condition_source = (form.get("condition_source") or "").strip()[:100]
+    rule.condition_payment = (form.get("condition_payment") or "").strip()[:100]
+    rule.condition_company, rule.steps = company, steps
+    rule.active = "active" in form
+    db.session.add(rule)
+    db.session.commit()
+    return rule

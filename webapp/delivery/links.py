@@ -1,0 +1,47 @@
+"""Public invoice links: signed, expiring, unguessable; they serve the PDF without login."""
+from __future__ import annotations
+
+from flask import current_app, url_for
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from ..extensions import db
+from ..models import Document, MailSettings
+
+SALT = "invoice-link"
+DEFAULT_DAYS = 30
+
+
+class LinkRefused(Exception):
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt=SALT)
+
+
+def invoice_link(document: Document) -> str:
+    token = _serializer().dumps({"d": document.id, "m": document.merchant_id})
+    return url_for("public.invoice_pdf", token=token, _external=True)
+
+
+def link_days(merchant_id: int) -> int:
+    settings = db.session.get(MailSettings, merchant_id)
+    return settings.link_days if settings else DEFAULT_DAYS
+
+
+def document_for_token(token: str) -> Document:
+    serializer = _serializer()
+    try:
+        data = serializer.loads(token)  # signature first: a tampered token says nothing more
+    except BadSignature as error:
+        raise LinkRefused("Nieprawidłowy link do faktury.", 404) from error
+    document = db.session.get(Document, data.get("d"))
+    if document is None or document.merchant_id != data.get("m"):
+        raise LinkRefused("Nieprawidłowy link do faktury.", 404)
+    try:
+        serializer.loads(token, max_age=link_days(document.merchant_id) * 86400)
+    except SignatureExpired as error:
+        raise LinkRefused("Link do faktury wygasł. Poproś sprzedawcę o nowy.", 410) from error
+    return document
