@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from email import message_from_bytes, policy
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import requests
+from aiosmtpd.controller import Controller
 from sqlalchemy import text
 
 from webapp import create_app
@@ -112,7 +118,9 @@ def run_jobs(app, max_seconds: float = 15.0) -> None:
     deadline = time.monotonic() + max_seconds
     while time.monotonic() < deadline:
         SimpleWorker(queues, connection=conn).work(burst=True, logging_level="WARNING")
-        db.session.remove()
+        # The jobs ran in this thread's session: make the test see their commits, keep its objects.
+        db.session.rollback()
+        db.session.expire_all()
         scheduled = [(q, ScheduledJobRegistry(queue=q)) for q in queues]
         pending = [(q, r) for q, r in scheduled if r.count]
         rate_limited = sum(conn.zcard(k) for k in conn.scan_iter("rq:rl:*:rate_limited"))
@@ -232,3 +240,51 @@ def browser(client, merchant_user) -> Browser:
     b = Browser(client)
     assert b.login(merchant_user.email).status_code == 302
     return b
+
+
+@pytest.fixture
+def fakturownia(app, sandbox_url, merchant_user):
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    token = f"tok-{uuid.uuid4().hex}"
+    requests.post(f"{sandbox_url}/_sandbox/fakturownia/accounts", json={"prefix": prefix, "api_token": token},
+                  timeout=5).raise_for_status()
+    from webapp.exports.services import create_integration
+
+    integration = create_integration(merchant_user.merchant_id, "fakturownia", "Fakturownia (test)",
+                                     {"api_token": token, "account_prefix": prefix},
+                                     base_url=f"{sandbox_url}/fakturownia/{prefix}", auto_export=True)
+
+    def faults(**settings):
+        requests.put(f"{sandbox_url}/_sandbox/fakturownia/faults", json={"account": prefix, **settings},
+                     timeout=5).raise_for_status()
+
+    def stored(reference):
+        response = requests.get(f"{sandbox_url}/_sandbox/fakturownia/documents",
+                                params={"account": prefix, "oid": reference}, timeout=5)
+        return response.json()["count"]
+
+    yield SimpleNamespace(integration=integration, integration_id=integration.id,
+                          merchant_id=merchant_user.merchant_id, prefix=prefix, token=token, faults=faults, stored=stored)
+    requests.delete(f"{sandbox_url}/_sandbox/fakturownia/faults", json={"account": prefix}, timeout=5)
+
+
+class Collector:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    collector = Collector()
+    controller = Controller(collector, hostname="127.0.0.1", port=port)
+    controller.start()
+    collector.port = port
+    yield collector
+    controller.stop()

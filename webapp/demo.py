@@ -63,7 +63,41 @@ def seed_demo() -> tuple[Merchant, bool]:
     _connect_demo_sandbox(merchant.id)
     for payload in demo_orders():
         create_order(merchant.id, payload)
+    _recommended_chain(merchant.id)
     return merchant, True
+
+
+def _recommended_chain(merchant_id: int) -> None:
+    """Mail to the local sink, two templates, and the recommended automatic chain: a paid order
+    gets an invoice (stop after failure) and the status "Faktura wystawiona"; that status sends
+    the e-mail with the service's invoice attached."""
+    from werkzeug.datastructures import MultiDict
+
+    from .automation.rules import save_rule
+    from .delivery.services import save_mail_settings, save_template
+    from .models import OrderStatus
+
+    save_mail_settings(merchant_id, {"host": "127.0.0.1", "port": "1025", "security": "none",
+                                     "sender": "faktury@zazolc.example.com"})
+    attached = save_template(merchant_id, None, {
+        "name": "Faktura w załączniku", "subject": "Faktura [invoice_number] do zamówienia [order_id]",
+        "body": "Dzień dobry [buyer_name],\n\nw załączniku faktura [invoice_number] na kwotę [total].\n\n"
+                "Dziękujemy za zakupy!\nPracownia Zażółć", "attach_pdf": "on"})
+    save_template(merchant_id, None, {
+        "name": "Faktura jako link", "subject": "Faktura [invoice_number] do zamówienia [order_id]",
+        "body": "Dzień dobry [buyer_name],\n\nfaktura [invoice_number] na kwotę [total] czeka tutaj: "
+                "[invoice_link]\n\nPracownia Zażółć"})
+    issued = db.session.scalar(db.select(OrderStatus.id).where(OrderStatus.merchant_id == merchant_id,
+                                                               OrderStatus.name == "Faktura wystawiona"))
+    blank = [("step_kind", ""), ("step_series", ""), ("step_stop", ""), ("step_status", ""), ("step_template", "")]
+    save_rule(merchant_id, None, MultiDict([
+        ("name", "Opłacone → faktura"), ("trigger", "order_paid"), ("active", "on"),
+        ("step_type", "issue_document"), ("step_kind", "invoice"), ("step_series", ""), ("step_stop", "yes"),
+        ("step_status", ""), ("step_template", ""),
+        ("step_type", "change_status"), *blank[:3], ("step_status", str(issued)), ("step_template", "")]))
+    save_rule(merchant_id, None, MultiDict([
+        ("name", "Faktura wystawiona → e-mail"), ("trigger", "status_changed"), ("trigger_status_id", str(issued)),
+        ("active", "on"), ("step_type", "send_email"), *blank[:4], ("step_template", str(attached.id))]))
 
 
 def _connect_demo_sandbox(merchant_id: int) -> None:

@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
+import requests
 from werkzeug.serving import make_server
+
+from webapp.redis_conn import get_redis
 
 BROWSER_DIR = Path(__file__).resolve().parent
 ARTIFACTS_DIR = BROWSER_DIR.parent / "artifacts"  # git-ignored
@@ -99,3 +105,23 @@ def page(chromium_browser, live_server, console_problems):
 def artifacts_dir() -> Path:
     ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS_DIR
+
+
+@pytest.fixture
+def worker(app, database_url, instance_dir):
+    get_redis(app)  # makes sure REDIS_URL points at the running Redis
+    env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=app.config["REDIS_URL"],
+               INSTANCE_PATH=str(instance_dir), SECRET_KEY=app.config["SECRET_KEY"])
+    process = subprocess.Popen([sys.executable, "worker.py"], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    yield process
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def sandbox_account(sandbox_url):
+    prefix, token = f"b{uuid.uuid4().hex[:10]}", f"tok-{uuid.uuid4().hex}"
+    requests.post(f"{sandbox_url}/_sandbox/fakturownia/accounts", json={"prefix": prefix, "api_token": token},
+                  timeout=5).raise_for_status()
+    return {"prefix": prefix, "token": token, "base_url": f"{sandbox_url}/fakturownia/{prefix}"}

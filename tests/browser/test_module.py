@@ -3,14 +3,8 @@ connect, link a series and a payment type, watch an automatic export reach the s
 reloading, run Export all to the end of its progress bar, and read a service's refusal."""
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import uuid
 
-import pytest
-import requests
 from playwright.sync_api import Page, expect
 
 from tests.browser.test_first_invoice import log_in, quiet_test_thread_db
@@ -18,29 +12,8 @@ from tests.conftest import gen_order
 from webapp.documents.services import issue_document
 from webapp.extensions import db
 from webapp.models import Integration
-from webapp.redis_conn import get_redis
 
 EXPORT_TIMEOUT_MS = 20_000
-
-
-@pytest.fixture
-def worker(app, database_url, instance_dir):
-    get_redis(app)  # makes sure REDIS_URL points at the running Redis
-    env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=app.config["REDIS_URL"],
-               INSTANCE_PATH=str(instance_dir), SECRET_KEY=app.config["SECRET_KEY"])
-    process = subprocess.Popen([sys.executable, "worker.py"], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    yield process
-    process.terminate()
-    process.wait(timeout=10)
-
-
-@pytest.fixture
-def sandbox_account(sandbox_url):
-    prefix, token = f"b{uuid.uuid4().hex[:10]}", f"tok-{uuid.uuid4().hex}"
-    requests.post(f"{sandbox_url}/_sandbox/fakturownia/accounts", json={"prefix": prefix, "api_token": token},
-                  timeout=5).raise_for_status()
-    return {"prefix": prefix, "token": token, "base_url": f"{sandbox_url}/fakturownia/{prefix}"}
 
 
 def test_connect_link_export_and_export_all(page: Page, merchant_user, worker, sandbox_account, console_problems,

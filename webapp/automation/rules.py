@@ -42,9 +42,12 @@ def save_rule(merchant_id: int, rule: AutomationRule | None, form) -> Automation
     if company not in ("", "yes", "no"):
         errors["condition_company"] = "Wybierz z listy."
     steps = []
-    types = form.getlist("step_type")
-    for index, kind in enumerate(types[:MAX_STEPS]):
-        value = lambda name: (form.getlist(name) + [""] * MAX_STEPS)[index]
+    columns = {name: form.getlist(name) + [""] * MAX_STEPS
+               for name in ("step_kind", "step_series", "step_stop", "step_status", "step_template")}
+    for index, kind in enumerate(form.getlist("step_type")[:MAX_STEPS]):
+        def value(name: str, index: int = index) -> str:
+            return columns[name][index]
+
         if kind == "":
             continue
         if kind == "issue_document":

@@ -22,8 +22,10 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def invoice_link(document: Document) -> str:
+    """The public address customers get, built on PUBLIC_URL (also from jobs, outside requests)."""
     token = _serializer().dumps({"d": document.id, "m": document.merchant_id})
-    return url_for("public.invoice_pdf", token=token, _external=True)
+    with current_app.test_request_context(base_url=current_app.config["PUBLIC_URL"]):
+        return url_for("public.invoice_pdf", token=token, _external=True)
 
 
 def link_days(merchant_id: int) -> int:

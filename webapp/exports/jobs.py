@@ -254,12 +254,16 @@ def _export_finished(export: Export, fetched: bool) -> None:
     """A final state: automatic actions waiting for it go on; the merchant's webhooks hear of
     a newly fetched document."""
     from ..automation.services import resume_for_document
+    from ..delivery.webhooks import fire_document_fetched
 
-    resume_for_document(export.document_id)
-    if fetched:
-        from ..delivery.webhooks import fire_document_fetched
-
-        fire_document_fetched(export.document)
+    # The export itself is committed by now: a failing follower is logged, never undoes it.
+    followers = [resume_for_document] + ([lambda _id: fire_document_fetched(export.document)] if fetched else [])
+    for follower in followers:
+        try:
+            follower(export.document_id)
+        except Exception:
+            log.exception("follow-up of export %s failed", export.id)
+            db.session.rollback()
 
 
 def _in_doubt(export: Export, attempt: Attempt, message: str) -> str:
