@@ -175,3 +175,27 @@ def test_eur_invoice_prints_the_exchange_rate_and_vat_in_pln(merchant_user):
     text = pdf_text(render_pdf(printable_for(document)))
     assert "4,2718" in text and "EUR" in text
     assert "98,25" in text  # VAT 23.00 EUR × 4.2718 = 98.2514 PLN
+
+
+def test_correction_form_previews_before_and_after(browser, merchant_user):
+    invoice = issue_document(gen_order(merchant_user.merchant_id), "invoice")
+    response = browser.post(f"/documents/{invoice.id}/correct", data={
+        "lines[0].quantity": "1", "lines[0].unit_gross": "39.99", "lines[1].quantity": "1",
+        "lines[1].unit_gross": "49.00", "lines[2].quantity": "1", "lines[2].unit_gross": "14.99",
+        "reason": "Zwrot", "preview": "1"})
+    page = response.get_data(as_text=True)
+    assert "Przed korektą" in page and "Po korekcie" in page
+    assert "<span data-difference>-39.99</span>" in page and "do zwrotu" in page
+    assert db.session.scalar(db.select(db.func.count(Document.id)).where(Document.kind == "correction")) == 0
+
+
+def test_no_correction_button_for_a_service_without_corrections(browser, merchant_user):
+    from webapp.documents.services import LineChange
+    from webapp.exports.services import create_integration
+
+    create_integration(merchant_user.merchant_id, "wfirma", "wFirma", {"x": "y"}, auto_export=True)
+    invoice = issue_document(gen_order(merchant_user.merchant_id), "invoice")
+    correction = issue_correction(invoice, [LineChange(0, Decimal(1), Decimal("39.99"))], "Zwrot")
+    page = browser.get(f"/documents/{correction.id}").get_data(as_text=True)
+    assert 'id="no-correction-export"' in page and "nie przyjmuje korekt" in page
+    assert "Przekaż korektę" not in page

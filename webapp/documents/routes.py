@@ -3,10 +3,12 @@ from datetime import date, timedelta
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from providers import PROVIDERS
+
 from ..exports.services import (
     ExportRefused,
-    auto_export_integration,
     export_document,
+    integration_for,
     preflight,
 )
 from ..extensions import db
@@ -15,7 +17,7 @@ from ..models import DOCUMENT_KINDS, Document, JournalEntry, Series, utcnow
 from ..orders.intake import parse_decimal
 from ..tenancy import get_owned_or_404, owned
 from .pdf import render_pdf
-from .services import IssueRefused, LineChange, issue_correction, latest_state
+from .services import IssueRefused, LineChange, issue_correction, latest_state, preview_correction
 from .views import printable_for, shows_service_copy
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
@@ -63,13 +65,15 @@ def card(document_id: int):
         .order_by(JournalEntry.id.desc()).limit(50)
     ).all()
     export = document.export
-    auto_integration = auto_export_integration(document.merchant_id) if export is None else None
+    auto_integration = integration_for(document) if export is None else None
     problems = preflight(document, auto_integration) if auto_integration is not None else []
     stale = bool(export and export.state == "fetched" and export.fetched_at and
                  utcnow() - export.fetched_at > timedelta(seconds=current_app.config.get("SERVICE_COPY_STALE_AFTER", 3600)))
     return render_template("documents/card.html", document=document, printable=printable_for(document),
                            corrections=corrections, form=EmptyForm(), journal=journal, stale=stale,
-                           problems=problems, auto_integration=auto_integration)
+                           problems=problems, auto_integration=auto_integration,
+                           auto_capabilities=PROVIDERS[auto_integration.provider].capabilities if auto_integration else None,
+                           auto_provider_name=PROVIDERS[auto_integration.provider].display_name if auto_integration else "")
 
 
 @bp.get("/<int:document_id>/service.pdf")
@@ -103,7 +107,7 @@ def export(document_id: int):
     document = get_owned_or_404(Document, document_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    integration = auto_export_integration(document.merchant_id)
+    integration = integration_for(document)
     try:
         if integration is None:
             raise ExportRefused("Najpierw połącz usługę księgową w zakładce Integracje.")
@@ -142,6 +146,7 @@ def correct(document_id: int):
     form = EmptyForm()
     base = latest_state(invoice)
     errors: dict[str, str] = {}
+    preview = None
     if request.method == "POST":
         if not form.validate_on_submit():
             abort(400)
@@ -155,7 +160,9 @@ def correct(document_id: int):
             if unit_gross is None and not removed:
                 errors[f"lines[{index}].unit_gross"] = "Podaj cenę brutto (liczba)."
             changes.append(LineChange(index, quantity or line.quantity, unit_gross or line.unit_gross, removed))
-        if not errors:
+        if not errors and request.form.get("preview"):
+            preview = preview_correction(invoice, changes, request.form.get("reason", ""))
+        elif not errors:
             try:
                 correction = issue_correction(invoice, changes, request.form.get("reason", ""),
                                               series_id=request.form.get("series_id", type=int),
@@ -167,4 +174,4 @@ def correct(document_id: int):
                 return redirect(url_for("documents.card", document_id=correction.id))
     series = db.session.scalars(owned(Series).where(Series.kind == "correction").order_by(Series.name)).all()
     return render_template("documents/correct.html", invoice=invoice, lines=base, series=series, form=form,
-                           errors=errors, values=request.form)
+                           errors=errors, values=request.form, preview=preview)

@@ -200,6 +200,25 @@ def issue_correction(invoice: Document, changes: list[LineChange], reason: str, 
     return _save_with_number(correction, series, issue_date)
 
 
+def preview_correction(invoice: Document, changes: list[LineChange], reason: str):
+    """Before/after of a correction as it would be issued (nothing is written)."""
+    from types import SimpleNamespace
+
+    from .printable import build_correction
+
+    base = latest_state(invoice)
+    by_index = {change.index: change for change in changes}
+    after = []
+    for position, line in enumerate(base):
+        change = by_index.get(position)
+        if change is not None and change.removed:
+            continue
+        quantity, price = (change.quantity, money(change.unit_gross)) if change else (line.quantity, line.unit_gross)
+        after.append(SimpleNamespace(name=line.name, sku=line.sku, unit=line.unit, vat_rate=line.vat_rate,
+                                     quantity=quantity, unit_gross=price))
+    return build_correction(invoice.number, invoice.issue_date, reason, base, after)
+
+
 def latest_state(invoice: Document) -> list[DocumentLine]:
     """The invoice's lines as corrected by its newest correction (a second correction starts
     from the state the first one left)."""

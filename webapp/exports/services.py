@@ -93,6 +93,14 @@ def auto_export_integration(merchant_id: int) -> Integration | None:
     )
 
 
+def integration_for(document: Document) -> Integration | None:
+    """Where a document goes by hand: a correction follows its invoice; others go to the
+    integration that takes automatic exports."""
+    if document.kind == "correction" and document.corrects is not None and document.corrects.export is not None:
+        return document.corrects.export.integration
+    return auto_export_integration(document.merchant_id)
+
+
 def add_export(document: Document, integration: Integration, trigger: str) -> Export:
     """Write the outbox row (not committed: the caller commits it with its own change).
     Refuses when the pre-flight check finds problems, naming each."""
