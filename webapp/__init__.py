@@ -87,7 +87,9 @@ def _register_security_headers(app: Flask) -> None:
         response.headers.setdefault(
             "Content-Security-Policy",
             f"default-src 'self'; script-src 'self'; style-src {style_src}; img-src 'self' data:; "
-            "frame-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'",
+            "frame-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+            # Only PDFs may be framed, and only by our own order card (the invoice preview).
+            + ("frame-ancestors 'self'" if response.mimetype == "application/pdf" else "frame-ancestors 'none'"),
         )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -6,6 +6,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..extensions import db, login_manager
 from ..forms import EmptyForm
 from ..models import User
+from . import throttle
 from .forms import LoginForm
 
 bp = Blueprint("auth", __name__)
@@ -29,10 +30,18 @@ def login():
         return redirect(url_for("main.dashboard"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = db.session.scalar(db.select(User).where(User.email == form.email.data.strip().lower()))
+        email, address = form.email.data.strip().lower(), request.remote_addr or "-"
+        blocked = throttle.seconds_blocked(email, address)
+        if blocked:
+            form.password.errors.append(
+                f"Za dużo nieudanych prób logowania. Spróbuj ponownie za {blocked // 60 + 1} min.")
+            return render_template("auth/login.html", form=form), 429
+        user = db.session.scalar(db.select(User).where(User.email == email))
         if user is None or not user.check_password(form.password.data):
+            throttle.record_failure(email, address)
             form.password.errors.append("Nieprawidłowy e-mail lub hasło.")
         else:
+            throttle.clear(email)
             login_user(user, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form)
