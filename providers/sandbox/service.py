@@ -71,6 +71,11 @@ class EmulatedService:
         """Which account this request is for (used for stats and per-account faults)."""
         return g.get("sandbox_account", "-")
 
+    def is_write_request(self) -> bool:
+        """Whether this request may store something (write limit, hold after store, stats).
+        A service with one endpoint for everything decides from the request's content."""
+        return request.method in WRITE_METHODS
+
     def authenticate(self) -> Response | None:
         """Return an error response when the request's credentials are not good."""
         return None
@@ -146,7 +151,7 @@ class EmulatedService:
 
     def _guard_before(self) -> Response | None:
         runtime = self.runtime
-        call = GuardedCall(self.name, self.account_key(), request.method in WRITE_METHODS)
+        call = GuardedCall(self.name, self.account_key(), self.is_write_request())
         g.sandbox_call = call
         runtime.stats.request_started(call.service, call.account, call.is_write)
         in_flight = runtime.faults.enter(call.service, call.account)
