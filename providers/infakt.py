@@ -1,26 +1,528 @@
-"""inFakt.pl — declared only (capabilities and credentials); no HTTP client yet.
+"""inFakt.pl adapter (HTTP). Payload mapping lives in `infakt_mapping`.
 
-API v3 with an `X-inFakt-ApiKey` header; invoice creation is asynchronous (task + polling).
+API v3 at https://api.infakt.pl/api/v3, JSON, key in the `X-inFakt-ApiKey` header, money in
+grosze. Creating is asynchronous: the POST returns a task that is polled (bounded, with
+backoff) until it names the new document's uuid. inFakt has no external-id field and no
+idempotency key, so our reference is printed in the notes ("Nr ref.: IB-…") and looked for
+before each create and by `find_document`; with hub numbering `check_duplicate_number` is the
+service's own guard as well. A correction's remote id is "corrective:<uuid>" (its own URLs).
 """
 
-from .base import Capabilities, CredentialField, DeclaredOnlyProvider, ProviderLimits
+from __future__ import annotations
+
+import re
+import time
+import urllib.parse
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import requests
+
+from . import infakt_mapping as mapping
+from .base import (
+    WRITE_METHODS,
+    AuthenticationFailed,
+    Capabilities,
+    Choice,
+    CredentialField,
+    DuplicateReference,
+    ExportSettings,
+    HubDocument,
+    NotSupported,
+    OutcomeUnknown,
+    Problem,
+    Provider,
+    ProviderError,
+    ProviderLimits,
+    RemoteDocument,
+    TransientError,
+    ValidationRejected,
+    field_errors_message,
+    parse_retry_after,
+)
+
+API_HOST = "https://api.infakt.pl"
+API_PREFIX = "/api/v3"
+KEY_HELP = "Ustawienia konta → API (app.infakt.pl/app/ustawienia/inne_opcje/api)"
+PAGE_SIZE = 100  # the API's maximum `limit`
+MAX_PAGES = 50  # safety stop when paging a day's documents
+MAX_DETAIL_READS = 20  # documents read one by one when a list leaves out their notes
+
+# Polling the creation task; every value can be overridden through `options` (tests use 0).
+POLL_INITIAL_DELAY = 0.5
+POLL_MAX_DELAY = 5.0
+# Well under the pipeline's send lease, after which a still-running send is taken for lost.
+POLL_MAX_WAIT = 30.0
 
 
-class InfaktProvider(DeclaredOnlyProvider):
+class NotFound(ProviderError):
+    """404 from the service."""
+
+
+class InfaktProvider(Provider):
     key = "infakt"
     display_name = "inFakt"
-    capabilities = Capabilities(receipts=False, corrections=True, numbering_series=False, payments=True, sku=False)
+    capabilities = Capabilities(
+        receipts=False, corrections=True, numbering_series=False, payments=True, sku=False
+    )
     credential_fields = (
         CredentialField(
             name="api_key",
             label="Klucz API",
-            help="W inFakt: Ustawienia konta → API → wygeneruj klucz z uprawnieniami do faktur "
-                 "(api:invoices:read i api:invoices:write).",
+            help=f"W inFakt: {KEY_HELP} → wygeneruj klucz z uprawnieniami do faktur "
+                 "(api:invoices:read i api:invoices:write) i wklej go tutaj.",
             secret=True,
             required=True,
         ),
     )
-    # Documented per source IP: 150 non-GET requests / 60 s (GET: 300 / 60 s).
+    connectable = True
+    # Documented per source IP: 150 non-GET requests / 60 s (GET: 300 / 60 s). The pipeline has
+    # one window per account counting jobs (an export = 1 slot and exactly 1 POST, a fetch = 2
+    # GETs), so capping it at 150 / 60 s keeps writes under the documented limit; the status
+    # polls back off exponentially and a 429/503 is honoured with its Retry-After.
     default_limits = ProviderLimits(max_concurrency=4, requests=150, per_seconds=60, writes_only=True)
-    vat_rates = frozenset({"23", "8", "5", "0", "zw", "np"})
+    vat_rates = mapping.VAT_SYMBOLS
     docs_url = "https://github.com/infakt/API"
+    option_fields: ClassVar[dict[str, tuple[str, str]]] = {
+        "vat_exemption_reason": (
+            "Przyczyna zwolnienia z VAT (ID)",
+            "Dla pozycji „zw”: ID przyczyny zwolnienia z listy inFakt (Ustawienia → Zwolnienia z VAT).",
+        ),
+        "send_to_ksef": (
+            "Wysyłaj do KSeF",
+            "„1”, aby inFakt od razu wysłał dokument do KSeF (wymaga połączenia z KSeF).",
+        ),
+        "unpaid_status": (
+            "Status faktury nieopłaconej",
+            "Puste = szkic; „printed” = od razu w księgach; „sent” = oznaczona jako wysłana.",
+        ),
+        "correction_reason": (
+            "Symbol przyczyny korekty",
+            "Symbol inFakt, domyślnie „other”; opis przyczyny z huba trafia do uwag korekty.",
+        ),
+        "send_client_email": (
+            "Przekazuj e-mail nabywcy",
+            "„1”, aby dopisać e-mail nabywcy do faktury (pole spoza oficjalnej dokumentacji inFakt).",
+        ),
+        "check_before_create": (
+            "Sprawdzaj przed wysłaniem",
+            "„0” wyłącza wyszukanie dokumentu przed utworzeniem (chroni przed duplikatem; 1 zapytanie GET).",
+        ),
+        "poll_max_wait": (
+            "Czas oczekiwania na utworzenie (s)",
+            "Jak długo czekać, aż inFakt utworzy dokument, zanim eksport przejdzie w uzgadnianie (domyślnie 30).",
+        ),
+    }
+
+    def __init__(self, credentials, base_url=None, options=None, session=None, timeout=(5, 30),
+                 request_log=None):
+        super().__init__(credentials, base_url, options, session, timeout, request_log)
+        self.api_key = self.credentials.get("api_key", "")
+        self.base_url = self.base_url or API_HOST
+        # The sandbox is addressed as "{sandbox}/infakt" + the real path; a base URL that
+        # already ends in /api/v3 (the documented API root) is taken as is.
+        self._prefix = "" if self.base_url.endswith(API_PREFIX) else API_PREFIX
+        self._sleep = time.sleep
+        self._clock = time.monotonic
+        # Creation tasks this instance started and could not see finish: reference → (collection, task).
+        self._tasks: dict[str, tuple[str, str]] = {}
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _call(self, method: str, path: str, *, params: dict | None = None, body: dict | None = None,
+              pdf: bool = False, number_sent: bool = False) -> Any:
+        if not self.api_key:
+            raise AuthenticationFailed(f"Brak klucza API inFakt – wygeneruj go w: {KEY_HELP}.")
+        if not re.fullmatch(r"[\x21-\x7e]+", self.api_key):
+            # An HTTP header cannot carry it; inFakt keys are plain ASCII.
+            raise AuthenticationFailed(
+                f"Klucz API inFakt zawiera niedozwolone znaki – skopiuj go ponownie z: {KEY_HELP}."
+            )
+        headers = {"X-inFakt-ApiKey": self.api_key, "Accept": "application/pdf" if pdf else "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        response = self._send(method, self._prefix + path, params=params, json=body, headers=headers)
+        self._raise_for_status(response, number_sent)
+        if pdf:
+            return response
+        if not response.content.strip():
+            return {}  # 202/204 answers carry no body
+        try:
+            return response.json()
+        except ValueError:
+            if method in WRITE_METHODS:
+                # Accepted but unreadable: it may be stored, so look it up instead of re-sending.
+                raise OutcomeUnknown(
+                    "inFakt: nieczytelna odpowiedź po zapisie – sprawdzamy, czy dokument powstał."
+                ) from None
+            raise ProviderError("inFakt: nieczytelna odpowiedź (oczekiwano JSON).") from None
+
+    def _raise_for_status(self, response: requests.Response, number_sent: bool = False) -> None:
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        field_errors, text = parse_errors(_json_or_none(response))
+        field_errors = {k: [self.redact(m) for m in v] for k, v in field_errors.items()}
+        detail = self.redact(text or response.text[:200].strip())
+        suffix = f" (inFakt: {detail})" if detail else ""
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if status == 401:
+            raise AuthenticationFailed(
+                "Nieprawidłowy klucz API inFakt albo klucz bez uprawnień do faktur (api:invoices:read, "
+                f"api:invoices:write) – wygeneruj klucz w: {KEY_HELP}.{suffix}"
+            )
+        if status == 402:
+            raise AuthenticationFailed(
+                "Plan konta inFakt nie obejmuje API albo wyczerpał limit dokumentów (402) – sprawdź abonament "
+                f"w inFakt.{suffix}"
+            )
+        if status == 403:
+            raise AuthenticationFailed(
+                f"inFakt odmówił dostępu (403): adres IP zablokowany albo plan bez tego uprawnienia.{suffix}"
+            )
+        if status in (400, 422):
+            raise self._validation(field_errors, detail, number_sent)
+        if status == 404:
+            raise NotFound(f"inFakt: nie znaleziono (404).{suffix}")
+        if status == 423:
+            raise TransientError(f"inFakt: zasób jest chwilowo zablokowany (423) – ponowimy później.{suffix}",
+                                 retry_after=retry_after, status=status)
+        if status in (429, 503):
+            raise TransientError(f"inFakt: przekroczony limit zapytań ({status}) – ponowimy później.",
+                                 retry_after=retry_after, status=status)
+        if status >= 500:
+            raise TransientError(f"inFakt: błąd serwera ({status}) – ponowimy później.",
+                                 retry_after=retry_after, status=status)
+        raise ProviderError(f"inFakt: HTTP {status}: {detail or 'nieoczekiwana odpowiedź'}")
+
+    def _validation(self, field_errors: dict[str, list[str]], text: str,
+                    number_sent: bool) -> ValidationRejected:
+        if number_sent and mapping.looks_like_duplicate_number(field_errors):
+            # `check_duplicate_number` refused our own number: the document is most likely there.
+            return DuplicateReference(
+                field_errors_message("inFakt: dokument o tym numerze już istnieje", field_errors), field_errors
+            )
+        prefix = "inFakt odrzucił dokument"
+        if field_errors:
+            return ValidationRejected(field_errors_message(prefix, field_errors), field_errors)
+        return ValidationRejected(f"{prefix}: {text or 'błąd walidacji'}", {})
+
+    def _options(self, settings: ExportSettings | None = None) -> dict:
+        return {**self.options, **(settings.options if settings else {})}
+
+    def _seconds(self, opts: dict, name: str, default: float) -> float:
+        try:
+            return max(0.0, float(str(opts.get(name, default)).replace(",", ".")))
+        except ValueError:
+            return default
+
+    def _pages(self, collection: str, params: dict, max_pages: int = MAX_PAGES) -> Iterator[dict]:
+        """Every entity of a list (`offset`/`limit`), stopping when the service stops paging."""
+        previous: list | None = None
+        offset = 0
+        for _ in range(max_pages):
+            page = {**params, "offset": offset, "limit": PAGE_SIZE}
+            data = self._call("GET", f"/{collection}.json", params=page)
+            entities = data.get("entities") if isinstance(data, dict) else data
+            if not isinstance(entities, list):
+                raise ProviderError(f"inFakt: nieoczekiwana odpowiedź listy /{collection}.json.")
+            entities = [e for e in entities if isinstance(e, dict)]
+            ids = [e.get("uuid") or e.get("id") for e in entities]
+            if ids and ids == previous:
+                return  # the service ignored `offset`; stop instead of looping
+            previous = ids
+            yield from entities
+            meta = data.get("metainfo") if isinstance(data, dict) else None
+            total = meta.get("total_count") if isinstance(meta, dict) else None
+            offset += PAGE_SIZE
+            if len(entities) < PAGE_SIZE or (isinstance(total, int) and offset >= total):
+                return
+
+    # ------------------------------------------------------------------ account
+
+    def check_connection(self) -> str:
+        details = self._call("GET", "/account/details.json")
+        return account_label(details)
+
+    def list_series(self) -> list[Choice]:
+        return []  # numbering is automatic per kind; the API has no series
+
+    def list_payment_types(self) -> list[Choice]:
+        return list(mapping.PAYMENT_TYPES)
+
+    # ------------------------------------------------------------------ documents
+
+    def preflight(self, doc: HubDocument, settings: ExportSettings) -> list[Problem]:
+        return mapping.preflight(doc, settings, self._options(settings), self.vat_rates)
+
+    def build_payload(self, doc: HubDocument, settings: ExportSettings) -> dict:
+        """The request body for the document (a correction reads its original first)."""
+        opts = self._options(settings)
+        if doc.kind == "correction":
+            corr = doc.correction
+            assert corr is not None and corr.original_remote_id
+            _, original_uuid = mapping.split_remote_id(corr.original_remote_id)
+            try:
+                original = self._call("GET", f"/invoices/{_path_id(original_uuid)}.json")
+            except NotFound:
+                raise ValidationRejected(
+                    f"Korygowanej faktury {corr.original_number} nie ma już w inFakt – sprawdź, czy nie została "
+                    "usunięta.",
+                    {"correction.original_remote_id": ["Faktura nie istnieje w inFakt."]},
+                ) from None
+            client_id = original.get("client_id") or self._client_id(doc)
+            return mapping.build_corrective_invoice(doc, settings, original, client_id, opts)
+        return mapping.build_invoice(doc, settings, opts)
+
+    def _client_id(self, doc: HubDocument) -> int | str:
+        """A correction must name an inFakt client: reuse one with the buyer's NIP or add it."""
+        tax_code, _ = mapping.classify_tax_id(doc.buyer)
+        if doc.buyer.is_company and tax_code:
+            wanted = re.sub(r"\D", "", tax_code) or tax_code
+            # An unknown filter is silently ignored, so every returned client is re-checked.
+            for client in self._pages("clients", {"q[nip_eq]": tax_code}, max_pages=1):
+                if client.get("id") is not None and (re.sub(r"\D", "", str(client.get("nip") or "")) == wanted):
+                    return client["id"]
+        created = self._call("POST", "/clients.json", body=mapping.client_body(doc.buyer))
+        client = created.get("client", created) if isinstance(created, dict) else {}
+        if not isinstance(client, dict) or client.get("id") is None:
+            raise ProviderError("inFakt: nie udało się założyć klienta dla korekty (brak identyfikatora).")
+        return client["id"]
+
+    def create_document(self, doc: HubDocument, settings: ExportSettings) -> RemoteDocument:
+        if doc.kind not in mapping.KINDS:
+            raise NotSupported(f"inFakt: rodzaj dokumentu „{doc.kind}” nie jest obsługiwany przez API.")
+        problems = self.preflight(doc, settings)
+        if problems:
+            field_errors: dict[str, list[str]] = {}
+            for problem in problems:
+                field_errors.setdefault(problem.field, []).append(problem.message)
+            raise ValidationRejected("Dokument wymaga poprawek: " + "; ".join(p.message for p in problems),
+                                     field_errors)
+        opts = self._options(settings)
+        if mapping.is_true(opts.get("check_before_create", True)):
+            # No idempotency key and, with service numbering, no duplicate guard: look first.
+            existing = self._lookup(doc, by_number=settings.numbering == "hub")
+            if existing is not None:
+                message = (f"inFakt: dokument {doc.reference} już istnieje "
+                           f"({existing.number or existing.remote_id}) – przyjmujemy istniejący.")
+                raise DuplicateReference(message, {"reference": [message]})
+        collection = mapping.collection_for(doc.kind)
+        number_sent = settings.numbering == "hub" and doc.kind == "invoice"
+        body = self.build_payload(doc, settings)
+        accepted = self._call("POST", f"/async/{collection}.json", body=body, number_sent=number_sent)
+        if not isinstance(accepted, dict):
+            raise OutcomeUnknown(
+                "inFakt: nieoczekiwana odpowiedź po zleceniu utworzenia – sprawdzamy, czy dokument powstał."
+            )
+        uuid = self._task_result(accepted, number_sent)
+        task = accepted.get("invoice_task_reference_number")
+        if uuid is None and not task and accepted.get("uuid"):
+            uuid = str(accepted["uuid"])  # answered with the document itself (synchronous route)
+        if uuid is None:
+            if not task:
+                raise OutcomeUnknown(
+                    "inFakt przyjął zlecenie bez numeru zadania – sprawdzamy, czy dokument powstał."
+                )
+            self._tasks[doc.reference] = (collection, str(task))
+            uuid = self._await_task(collection, str(task), number_sent, opts)
+        self._tasks.pop(doc.reference, None)
+        return self._read_created(collection, uuid, doc.kind)
+
+    def _task_result(self, status: Any, number_sent: bool) -> str | None:
+        """The new document's uuid, None while the task runs; a failed task raises."""
+        if not isinstance(status, dict):
+            return None
+        if status.get("invoice_uuid"):
+            return str(status["invoice_uuid"])  # only the uuid shows success
+        errors = status.get("invoice_errors")
+        if errors or str(status.get("processing_code")) == "422":
+            field_errors, text = parse_errors({"invoice_errors": errors})
+            field_errors = {k: [self.redact(m) for m in v] for k, v in field_errors.items()}
+            text = self.redact(text or str(status.get("processing_description") or ""))
+            raise self._validation(field_errors, text, number_sent)
+        return None
+
+    def _await_task(self, collection: str, task: str, number_sent: bool, opts: dict) -> str:
+        """Poll the task with exponential backoff until it names the document or time runs out.
+
+        The POST was accepted, so nothing here may look retryable to the pipeline: a 429/5xx or
+        a lost answer keeps polling, and anything else (or the time limit) is an unknown outcome
+        that the pipeline settles by looking the document up — never by a second create.
+        """
+        max_wait = self._seconds(opts, "poll_max_wait", POLL_MAX_WAIT)
+        delay = self._seconds(opts, "poll_initial_delay", POLL_INITIAL_DELAY)
+        max_delay = self._seconds(opts, "poll_max_delay", POLL_MAX_DELAY)
+        deadline = self._clock() + max_wait
+        path = f"/async/{collection}/status/{_path_id(task)}.json"
+        while True:
+            wait = delay
+            try:
+                uuid = self._task_result(self._call("GET", path), number_sent)
+            except TransientError as error:
+                uuid, wait = None, max(delay, error.retry_after or 0.0)
+            except ValidationRejected:
+                raise
+            except ProviderError as error:
+                raise OutcomeUnknown(
+                    f"inFakt: nie udało się sprawdzić zlecenia {task} ({error.message}) – sprawdzamy, czy dokument "
+                    "powstał."
+                ) from None
+            if uuid:
+                return uuid
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise OutcomeUnknown(
+                    f"inFakt nie utworzył dokumentu w ciągu {max_wait:g} s (zlecenie {task}) – sprawdzimy, czy "
+                    "powstał, zanim spróbujemy ponownie."
+                )
+            self._sleep(min(wait, remaining))
+            delay = min(max(delay * 2, 0.05), max_delay) if delay else 0.0
+
+    def _read_created(self, collection: str, uuid: str, kind: str) -> RemoteDocument:
+        try:
+            data = self._call("GET", f"/{collection}/{_path_id(uuid)}.json")
+        except ProviderError:
+            # It exists (the task said so): keep its id; the pipeline's fetch reads the rest.
+            return RemoteDocument(_remote_id(uuid, kind), None, None, None, None, None)
+        if not isinstance(data, dict) or not data.get("uuid"):
+            data = {**(data if isinstance(data, dict) else {}), "uuid": uuid}
+        return mapping.parse_invoice(data, kind)
+
+    def find_document(self, doc: HubDocument) -> RemoteDocument | None:
+        pending = self._tasks.get(doc.reference)
+        if pending is not None:
+            try:
+                uuid = self._task_result(
+                    self._call("GET", f"/async/{pending[0]}/status/{_path_id(pending[1])}.json"), False)
+            except ValidationRejected:
+                uuid = None  # the task failed: nothing was created
+            if uuid:
+                return self.fetch_document(_remote_id(uuid, doc.kind))
+        return self._lookup(doc)
+
+    def _lookup(self, doc: HubDocument, by_number: bool = True) -> RemoteDocument | None:
+        """The document carrying our reference: by the hub number, else among the issue day's."""
+        collection = mapping.collection_for(doc.kind)
+        reads = [MAX_DETAIL_READS]
+        if doc.number and by_number:
+            # Matches when hub numbering was used; the reference check keeps someone else's
+            # document with the same number from being taken for ours.
+            for entity in self._pages(collection, {"q[number_eq]": doc.number}, max_pages=1):
+                if entity.get("number") == doc.number and self._is_ours(collection, entity, doc, reads):
+                    return self._as_remote(collection, entity, doc.kind)
+        day = doc.issue_date.isoformat()
+        window = {"q[invoice_date_gteq]": day, "q[invoice_date_lteq]": day}
+        tax_code, kind = mapping.classify_tax_id(doc.buyer)
+        if doc.kind == "invoice" and doc.buyer.is_company and kind == "":
+            # Documented, and it compares the NIP digits we sent: narrows the day to one buyer.
+            window["q[clean_client_nip_eq]"] = tax_code
+        for entity in self._pages(collection, window):
+            if self._is_ours(collection, entity, doc, reads):
+                return self._as_remote(collection, entity, doc.kind)
+        return None
+
+    def _is_ours(self, collection: str, entity: dict, doc: HubDocument, reads: list[int]) -> bool:
+        if "notes" in entity:
+            return mapping.has_reference(entity.get("notes"), doc.reference)
+        # The list left the notes out: read the document itself, for this day's documents only.
+        if entity.get("invoice_date") not in (None, doc.issue_date.isoformat()) or not entity.get("uuid"):
+            return False
+        if reads[0] <= 0:
+            return False
+        reads[0] -= 1
+        full = self._call("GET", f"/{collection}/{_path_id(str(entity['uuid']))}.json")
+        if isinstance(full, dict):
+            entity.update(full)
+        return mapping.has_reference(entity.get("notes"), doc.reference)
+
+    def _as_remote(self, collection: str, entity: dict, kind: str) -> RemoteDocument:
+        if "services" in entity and entity.get("uuid"):
+            return mapping.parse_invoice(entity, kind)
+        uuid = str(entity["uuid"])
+        return self.fetch_document(_remote_id(uuid, kind))
+
+    def fetch_document(self, remote_id: str) -> RemoteDocument:
+        collection, uuid = mapping.split_remote_id(remote_id)
+        if not uuid:
+            raise ProviderError("inFakt: brak identyfikatora dokumentu.")
+        data = self._call("GET", f"/{collection}/{_path_id(uuid)}.json")
+        if not isinstance(data, dict) or not data.get("uuid"):
+            raise ProviderError("inFakt: nieoczekiwana odpowiedź dla dokumentu.")
+        return mapping.parse_invoice(data, "correction" if collection == "corrective_invoices" else "invoice")
+
+    def fetch_pdf(self, remote_id: str) -> bytes:
+        collection, uuid = mapping.split_remote_id(remote_id)
+        opts = self._options()
+        params = {"document_type": opts.get("pdf_document_type") or "original",
+                  "locale": opts.get("pdf_locale") or "pl"}
+        # Side effect documented by inFakt: a draft becomes "printed".
+        response = self._call("GET", f"/{collection}/{_path_id(uuid)}/pdf.json", params=params, pdf=True)
+        content = response.content
+        if not content.startswith(b"%PDF"):
+            _, text = parse_errors(_json_or_none(response))
+            detail = f": {self.redact(text)}" if text else "."
+            raise ProviderError(f"inFakt: zamiast PDF przyszła inna odpowiedź{detail}")
+        return content
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _remote_id(uuid: str, kind: str) -> str:
+    return mapping.corrective_remote_id(uuid) if kind == "correction" else uuid
+
+
+def _path_id(value: str) -> str:
+    return urllib.parse.quote(str(value), safe="")
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def parse_errors(payload: Any) -> tuple[dict[str, list[str]], str]:
+    """(field → messages, free text) from any error body inFakt is known or likely to send:
+    `invoice_errors` of a failed task (values are lists, or a string for mark-as-paid),
+    Rails-style `errors`, or `message`/`error` strings."""
+    field_errors: dict[str, list[str]] = {}
+    texts: list[str] = []
+    if not isinstance(payload, dict):
+        return field_errors, ""
+    for key in ("invoice_errors", "errors", "error", "message", "messages"):
+        value = payload.get(key)
+        if isinstance(value, dict):
+            for name, messages in value.items():
+                items = messages if isinstance(messages, list) else [messages]
+                field_errors.setdefault(str(name), []).extend(str(m) for m in items if m not in (None, ""))
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict) and item.get("field"):
+                    field_errors.setdefault(str(item["field"]), []).append(str(item.get("message") or ""))
+                elif item:
+                    texts.append(str(item))
+        elif value:
+            texts.append(str(value))
+    return field_errors, "; ".join(texts)
+
+
+def account_label(details: Any) -> str:
+    """A readable label from /account/details.json (its shape is not documented)."""
+    if not isinstance(details, dict):
+        return "Konto inFakt"
+    nested = [details[k] for k in ("account", "company", "user") if isinstance(details.get(k), dict)]
+    sources = [details, *nested]
+    name = tax = email = ""
+    for source in sources:
+        name = name or str(source.get("company_name") or source.get("name") or source.get("full_name") or "")
+        tax = tax or str(source.get("nip") or source.get("tax_code") or "")
+        email = email or str(source.get("email") or "")
+    if not name:
+        first = next((str(s.get("first_name") or "") for s in sources if s.get("first_name")), "")
+        last = next((str(s.get("last_name") or "") for s in sources if s.get("last_name")), "")
+        name = f"{first} {last}".strip()
+    label = name or email or "Konto inFakt"
+    return f"{label} (NIP {tax})" if tax and tax not in label else label

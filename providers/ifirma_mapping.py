@@ -1,0 +1,674 @@
+"""iFirma: hub document → `fakturakraj` payload, pre-flight checks, response → RemoteDocument.
+
+Pure functions, no HTTP, so every field the service receives can be asserted in tests. Field
+names, codes and lengths follow the iFirma "iapi" documentation (api.ifirma.pl) and iFirma's own
+shop plugins; the lengths of `Kontrahent` fields come from client libraries.
+
+Amounts are Decimal here; `jsonable` turns them into JSON numbers at the HTTP edge only.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from stdnum.eu import vat as eu_vat
+from stdnum.pl import nip
+
+from .base import VAT_RATES as HUB_VAT_RATES
+from .base import (
+    Choice,
+    ExportSettings,
+    HubDocument,
+    Line,
+    Party,
+    Problem,
+    RateTotal,
+    RemoteDocument,
+)
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One iFirma document kind: its own resource name, list type and API key type."""
+
+    name: str  # path segment: POST /{name}.json, GET /{name}/{id}.json, /{name}/{id}.pdf
+    list_type: str  # `typ` in GET faktury.json
+    key_name: str  # which of the user's keys signs it
+    title: str
+
+
+# Hub kind → iFirma resource. iFirma issues no fiscal receipts (only invoices *for* a receipt)
+# and the adapter does not send corrections, so only the domestic invoice is mapped.
+RESOURCES: dict[str, Resource] = {
+    "invoice": Resource("fakturakraj", "prz_faktura_kraj", "faktura", "faktura krajowa"),
+}
+INVOICE = RESOURCES["invoice"]
+
+# VAT rates a domestic invoice takes. Reverse charge ("oo") has no rate type on `fakturakraj`.
+VAT_RATES = frozenset({"23", "8", "5", "0", "zw", "np"})
+# [UNCONFIRMED] `NP` appears in one client's type list only; option `np_rate_type` overrides it.
+DEFAULT_NP_RATE_TYPE = "NP"
+RATE_ORDER = {rate: i for i, rate in enumerate(HUB_VAT_RATES)}
+
+# `RodzajPodpisuOdbiorcy`: OUP person authorised, UPO authorisation, BPO no recipient signature,
+# BWO no signatures at all (since 2020-11). BPO is what the documented example sends.
+SIGNATURE_KINDS = ("OUP", "UPO", "BPO", "BWO")
+DEFAULT_SIGNATURE_KIND = "BPO"
+
+# Fixed `SposobZaplaty` codes from the docs; there is no endpoint listing them.
+PAYMENT_TYPES = (
+    Choice("PRZ", "Przelew"),
+    Choice("KAR", "Karta"),
+    Choice("GTK", "Gotówka"),
+    Choice("POB", "Za pobraniem"),
+    Choice("ELE", "Płatność elektroniczna"),
+    Choice("P24", "Przelewy24"),
+    Choice("ALG", "PayU"),
+    Choice("PAL", "PayPal"),
+    Choice("TPA", "tpay.com"),
+    Choice("DOT", "DotPay"),
+    Choice("PZA", "Polecenie zapłaty"),
+    Choice("CZK", "Czek"),
+    Choice("KOM", "Kompensata"),
+    Choice("BAR", "Barter"),
+)
+PAYMENT_CODES = frozenset(c.id for c in PAYMENT_TYPES)
+# An order without a payment name is an ordinary invoice paid by transfer.
+DEFAULT_PAYMENT_CODE = "PRZ"
+
+# Shop payment name → code. First match wins, so the specific names come first. BLIK is an
+# online payment without its own code → ELE; the merchant can link it otherwise in settings.
+_PAYMENT_RULES: tuple[tuple[str, str], ...] = (
+    (r"\bprzelewy\s*24\b|\bp24\b", "P24"),
+    (r"\bpayu\b", "ALG"),
+    (r"\bpaypal\b", "PAL"),
+    (r"\btpay\b|\btransferuj", "TPA"),
+    (r"\bdotpay\b", "DOT"),
+    (r"\bblik\b|\belektroniczn|\bonline\b|\bapple pay\b|\bgoogle pay\b", "ELE"),
+    (r"\bpobrani|\bprzy odbiorze\b|\bcash on delivery\b|\bcod\b", "POB"),
+    (r"\bkart|\bcard\b", "KAR"),
+    (r"\bgotowk|\bcash\b", "GTK"),
+    (r"\bpolecenie zaplaty\b", "PZA"),
+    (r"\bprzelew|\btransfer\b", "PRZ"),
+    (r"\bczek|\bcheque\b", "CZK"),
+    (r"\bkompensat", "KOM"),
+    (r"\bbarter\b", "BAR"),
+)
+
+# Field lengths: `Kontrahent` from client libraries, the rest from the docs.
+LIMITS = {
+    "Nazwa": 150,
+    "NIP": 13,
+    "Ulica": 65,
+    "KodPocztowy": 16,
+    "Miejscowosc": 65,
+    "Kraj": 70,
+    "Email": 65,
+    "Telefon": 32,
+    "NazwaPelna": 300,
+    "Jednostka": 10,
+    "PodstawaPrawna": 30,
+    "Uwagi": 1000,
+    "NazwaSeriiNumeracji": 50,  # [UNCONFIRMED] no documented limit; series names are short
+}
+
+REFERENCE_LABEL = "Nr ref."
+
+# Greece uses EL as its VAT prefix; XI (Northern Ireland) is no country code of its own.
+EU_PREFIXES = (frozenset(code.upper() for code in eu_vat.MEMBER_STATES) - {"XI"}) | {"EL"}
+
+# `Kraj` takes the Polish country name; `KodKraju` (since 2021-05) the ISO code.
+COUNTRY_NAMES = {
+    "PL": "Polska", "AT": "Austria", "BE": "Belgia", "BG": "Bułgaria", "HR": "Chorwacja", "CY": "Cypr",
+    "CZ": "Czechy", "DK": "Dania", "EE": "Estonia", "FI": "Finlandia", "FR": "Francja", "GR": "Grecja",
+    "ES": "Hiszpania", "NL": "Holandia", "IE": "Irlandia", "LT": "Litwa", "LU": "Luksemburg", "LV": "Łotwa",
+    "MT": "Malta", "DE": "Niemcy", "PT": "Portugalia", "RO": "Rumunia", "SK": "Słowacja", "SI": "Słowenia",
+    "SE": "Szwecja", "HU": "Węgry", "IT": "Włochy", "GB": "Wielka Brytania", "NO": "Norwegia",
+    "CH": "Szwajcaria", "UA": "Ukraina", "US": "Stany Zjednoczone", "CA": "Kanada", "IS": "Islandia",
+    "LI": "Liechtenstein", "BY": "Białoruś", "TR": "Turcja", "CN": "Chiny", "JP": "Japonia",
+    "AU": "Australia", "IL": "Izrael", "AE": "Zjednoczone Emiraty Arabskie", "MD": "Mołdawia",
+    "GE": "Gruzja", "RS": "Serbia", "BA": "Bośnia i Hercegowina", "ME": "Czarnogóra", "MK": "Macedonia Północna",
+    "AL": "Albania",
+}
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def money(value: Decimal) -> Decimal:
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def jsonable(value):
+    """Decimals → JSON numbers (int when whole), recursively; the one place floats appear."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        # Amounts have ≤ 14 significant digits, so the float's shortest repr is the decimal text.
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def _ascii_fold(text: str) -> str:
+    text = text.lower().replace("ł", "l")
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def default_payment_code(shop_name: str) -> str | None:
+    """A shop's payment name → `SposobZaplaty` code; None when the name says nothing we know."""
+    name = (shop_name or "").strip()
+    if not name:
+        return DEFAULT_PAYMENT_CODE
+    if name.upper() in PAYMENT_CODES:
+        return name.upper()
+    folded = _ascii_fold(name)
+    for pattern, code in _PAYMENT_RULES:
+        if re.search(pattern, folded):
+            return code
+    return None
+
+
+def payment_code(doc: HubDocument, settings: ExportSettings, options: dict) -> str | None:
+    """The code sent: the merchant's link first, then the name rules, then the option fallback."""
+    if settings.payment_type:
+        return settings.payment_type
+    code = default_payment_code(doc.payment_method)
+    if code is None and options.get("default_payment_type"):
+        code = str(options["default_payment_type"]).strip().upper()
+    return code
+
+
+def sequence_number(hub_number: str) -> int | None:
+    """`Numer` takes only the sequence within the iFirma series: the first number of the hub's
+    number ("FV/7/05/2025" → 7); iFirma's series template builds the full number."""
+    match = re.search(r"\d+", hub_number or "")
+    return int(match.group()) if match else None
+
+
+def series_names(options: dict) -> list[str]:
+    """The series the merchant named in the options (comma or newline separated), in order."""
+    raw = str(options.get("series_names") or "")
+    names: list[str] = []
+    for part in re.split(r"[,\n;]", raw):
+        name = part.strip()
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+# --------------------------------------------------------------------------- buyer
+
+
+def split_tax_id(party: Party) -> tuple[str, str]:
+    """(PrefiksUE, NIP) for the buyer's tax id: ("", digits) for a Polish NIP."""
+    raw = re.sub(r"[\s\-.]", "", party.tax_id or "").upper()
+    country = (party.country or "PL").upper()
+    if not raw:
+        return "", ""
+    if re.fullmatch(r"(PL)?\d{10}", raw) and (country == "PL" or raw.startswith("PL")):
+        return "", raw.removeprefix("PL")
+    if raw[:2].isalpha() and raw[:2] in EU_PREFIXES and raw[:2] != "PL":
+        return raw[:2], raw[2:]
+    return "", raw
+
+
+def buyer_name(buyer: Party) -> str:
+    if buyer.is_company:
+        return (buyer.company_name or buyer.name).strip()
+    full_name = f"{buyer.first_name} {buyer.last_name}".strip()
+    return (full_name or buyer.name).strip()
+
+
+def contractor(buyer: Party) -> dict:
+    """`Kontrahent`: always a new contractor record (`Identyfikator: null`) with the order's data,
+    so an existing contractor with the same NIP is never overwritten by the update endpoint."""
+    country = (buyer.country or "PL").upper()
+    fields: dict = {"Nazwa": buyer_name(buyer), "Identyfikator": None}
+    if buyer.is_company:
+        prefix, number = split_tax_id(buyer)
+        if prefix:
+            fields["PrefiksUE"] = prefix
+        if number:
+            fields["NIP"] = number
+    fields["OsobaFizyczna"] = not buyer.is_company
+    if buyer.street.strip():
+        fields["Ulica"] = buyer.street.strip()
+    fields["KodPocztowy"] = buyer.post_code.strip()
+    fields["Miejscowosc"] = buyer.city.strip()
+    if country in COUNTRY_NAMES:
+        fields["Kraj"] = COUNTRY_NAMES[country]
+    fields["KodKraju"] = country
+    fields["AdresZagraniczny"] = country != "PL"
+    if buyer.email.strip():
+        fields["Email"] = buyer.email.strip()
+    if buyer.phone.strip():
+        fields["Telefon"] = buyer.phone.strip()
+    return fields
+
+
+# --------------------------------------------------------------------------- lines
+
+
+def exemption_basis(doc: HubDocument, options: dict) -> str:
+    return (doc.exemption_basis or str(options.get("exemption_basis") or "")).strip()
+
+
+def position(line: Line, basis: str, np_rate_type: str) -> dict:
+    # Gross unit prices (`LiczOd: BRT`): iFirma then sums each rate's gross and derives its VAT
+    # from that sum, the way the hub prints it.
+    item: dict = {
+        "NazwaPelna": line.name,
+        "Jednostka": line.unit,
+        "Ilosc": Decimal(line.quantity).normalize(),
+        "CenaJednostkowa": money(line.unit_gross),
+    }
+    if line.vat_rate.isdigit():
+        item["StawkaVat"] = (Decimal(line.vat_rate) / 100).quantize(CENT)
+        item["TypStawkiVat"] = "PRC"
+        item["PKWiU"] = ""
+    elif line.vat_rate == "zw":
+        item["StawkaVat"] = None
+        item["TypStawkiVat"] = "ZW"
+        item["PodstawaPrawna"] = basis
+    else:  # "np"
+        item["StawkaVat"] = None
+        item["TypStawkiVat"] = np_rate_type
+    return item
+
+
+# --------------------------------------------------------------------------- reference marker
+
+
+def reference_line(reference: str) -> str:
+    # No external-id field exists, so our reference is printed in `Uwagi`, which GET returns
+    # whole; `find_document` looks for it there.
+    return f"{REFERENCE_LABEL}: {reference}"
+
+
+def has_reference(remarks: str | None, reference: str) -> bool:
+    if not remarks or not reference:
+        return False
+    pattern = rf"{re.escape(REFERENCE_LABEL)}\s*:?\s*{re.escape(reference)}(?![\w/-])"
+    return re.search(pattern, remarks) is not None
+
+
+def remarks(doc: HubDocument) -> str:
+    notes = doc.notes.strip()
+    return "\n".join(part for part in (notes, reference_line(doc.reference)) if part)
+
+
+# --------------------------------------------------------------------------- payload
+
+
+def build_invoice(doc: HubDocument, settings: ExportSettings, options: dict | None = None) -> dict:
+    """The body of POST /fakturakraj.json."""
+    opts = options or {}
+    paid = money(doc.total_gross) if doc.paid else Decimal("0.00")
+    invoice: dict = {
+        "Zaplacono": paid,
+        "ZaplaconoNaDokumencie": paid,
+        "LiczOd": "BRT",
+        "DataWystawienia": doc.issue_date.isoformat(),
+        "DataSprzedazy": doc.sell_date.isoformat(),
+        "FormatDatySprzedazy": "DZN",
+    }
+    if doc.payment_due is not None and not doc.hide_payment_date:
+        invoice["TerminPlatnosci"] = doc.payment_due.isoformat()
+    invoice["SposobZaplaty"] = payment_code(doc, settings, opts)
+    if settings.series_id:
+        invoice["NazwaSeriiNumeracji"] = settings.series_id
+    invoice["RodzajPodpisuOdbiorcy"] = str(opts.get("recipient_signature") or DEFAULT_SIGNATURE_KIND).upper()
+    invoice["WidocznyNumerGios"] = False
+    invoice["Uwagi"] = remarks(doc)
+    # null = the next number of the series; hub numbering forces the hub's sequence number.
+    invoice["Numer"] = sequence_number(doc.number) if settings.numbering == "hub" else None
+    invoice["Kontrahent"] = contractor(doc.buyer)
+    basis = exemption_basis(doc, opts)
+    np_rate_type = str(opts.get("np_rate_type") or DEFAULT_NP_RATE_TYPE).upper()
+    invoice["Pozycje"] = [position(line, basis, np_rate_type) for line in doc.lines]
+    return invoice
+
+
+# --------------------------------------------------------------------------- preflight
+
+
+def _too_long(field: str, what: str, value: str, limit_key: str, fix: str) -> Problem | None:
+    limit = LIMITS[limit_key]
+    if len(value) > limit:
+        return Problem(field, f"{what} ma {len(value)} znaków; iFirma przyjmuje najwyżej {limit} – {fix}.")
+    return None
+
+
+def _buyer_problems(buyer: Party) -> list[Problem]:
+    problems: list[Problem] = []
+    name = buyer_name(buyer)
+    name_field = "buyer.company_name" if buyer.is_company else "buyer.name"
+    if not name:
+        what = "nazwy firmy" if buyer.is_company else "imienia i nazwiska"
+        problems.append(Problem(name_field, f"Brak {what} nabywcy – uzupełnij dane klienta."))
+    if buyer.is_company:
+        prefix, number = split_tax_id(buyer)
+        country = (buyer.country or "PL").upper()
+        if not number and country == "PL":
+            problems.append(Problem("buyer.tax_id", "Brak NIP nabywcy (firma z Polski) – wpisz 10-cyfrowy NIP."))
+        elif number and not prefix and country == "PL" and not nip.is_valid(number):
+            problems.append(Problem(
+                "buyer.tax_id", f"NIP nabywcy „{buyer.tax_id}” jest nieprawidłowy (zła suma kontrolna) – popraw NIP.",
+            ))
+        elif prefix and not eu_vat.is_valid(prefix + number):
+            problems.append(Problem(
+                "buyer.tax_id",
+                f"Numer VAT UE nabywcy „{buyer.tax_id}” jest nieprawidłowy – popraw numer "
+                "(z prefiksem kraju, np. DE123456789).",
+            ))
+        elif len(number) > LIMITS["NIP"]:
+            problems.append(Problem(
+                "buyer.tax_id",
+                f"Numer podatkowy nabywcy ma {len(number)} znaków; iFirma przyjmuje najwyżej {LIMITS['NIP']} "
+                "– popraw numer (bez prefiksu kraju).",
+            ))
+    if not buyer.post_code.strip():
+        problems.append(Problem("buyer.post_code", "Brak kodu pocztowego nabywcy – iFirma go wymaga; uzupełnij adres."))
+    if not buyer.city.strip():
+        problems.append(Problem("buyer.city", "Brak miejscowości nabywcy – iFirma jej wymaga; uzupełnij adres."))
+    checks = (
+        (name_field, "Nazwa nabywcy", name, "Nazwa", "skróć nazwę"),
+        ("buyer.street", "Ulica nabywcy", buyer.street.strip(), "Ulica", "skróć adres"),
+        ("buyer.post_code", "Kod pocztowy nabywcy", buyer.post_code.strip(), "KodPocztowy", "popraw kod"),
+        ("buyer.city", "Miejscowość nabywcy", buyer.city.strip(), "Miejscowosc", "skróć nazwę miejscowości"),
+        ("buyer.email", "E-mail nabywcy", buyer.email.strip(), "Email", "podaj krótszy adres e-mail"),
+        ("buyer.phone", "Telefon nabywcy", buyer.phone.strip(), "Telefon", "skróć numer telefonu"),
+    )
+    for field, what, value, limit_key, fix in checks:
+        problem = _too_long(field, what, value, limit_key, fix)
+        if problem:
+            problems.append(problem)
+    country = (buyer.country or "PL").upper()
+    if not re.fullmatch(r"[A-Z]{2}", country):
+        problems.append(Problem("buyer.country", f"Kraj nabywcy „{buyer.country}” to nie 2-literowy kod ISO (np. PL, DE)."))
+    return problems
+
+
+def _line_problems(path: str, line: Line, vat_rates: frozenset[str]) -> list[Problem]:
+    problems: list[Problem] = []
+    if line.vat_rate not in vat_rates:
+        allowed = ", ".join(r for r in HUB_VAT_RATES if r in vat_rates)
+        problems.append(Problem(
+            f"{path}.vat_rate",
+            f"Stawka VAT „{line.vat_rate}” w pozycji „{line.name}” nie jest obsługiwana przez fakturę krajową "
+            f"iFirma – wybierz jedną z: {allowed}.",
+        ))
+    if not line.name.strip():
+        problems.append(Problem(f"{path}.name", "Pozycja bez nazwy – uzupełnij nazwę produktu."))
+    else:
+        problem = _too_long(f"{path}.name", f"Nazwa pozycji „{line.name[:40]}…”", line.name, "NazwaPelna",
+                            "skróć ją")
+        if problem:
+            problems.append(problem)
+    problem = _too_long(f"{path}.unit", f"Jednostka „{line.unit}”", line.unit, "Jednostka",
+                        "użyj skrótu, np. szt, kg, godz")
+    if problem:
+        problems.append(problem)
+    if line.quantity <= 0:
+        problems.append(Problem(f"{path}.quantity", f"Ilość w pozycji „{line.name}” musi być większa od zera."))
+    return problems
+
+
+def _date_problems(doc: HubDocument) -> list[Problem]:
+    problems: list[Problem] = []
+    if doc.issue_date < doc.sell_date:
+        problems.append(Problem(
+            "issue_date",
+            f"Data wystawienia {doc.issue_date:%d.%m.%Y} jest wcześniejsza niż data sprzedaży "
+            f"{doc.sell_date:%d.%m.%Y}; iFirma tego nie przyjmuje – ustaw datę sprzedaży nie późniejszą niż wystawienia.",
+        ))
+    year, month = (doc.sell_date.year + 1, 1) if doc.sell_date.month == 12 else (doc.sell_date.year, doc.sell_date.month + 1)
+    latest = date(year, month, 15)
+    if doc.issue_date > latest:
+        problems.append(Problem(
+            "issue_date",
+            f"Data wystawienia {doc.issue_date:%d.%m.%Y} jest późniejsza niż 15. dzień miesiąca po miesiącu "
+            f"sprzedaży ({latest:%d.%m.%Y}); iFirma jej nie przyjmie – popraw datę sprzedaży lub wystawienia.",
+        ))
+    if doc.payment_due is not None and not doc.hide_payment_date and doc.payment_due < doc.sell_date:
+        problems.append(Problem(
+            "payment_due",
+            f"Termin płatności {doc.payment_due:%d.%m.%Y} jest wcześniejszy niż data sprzedaży – popraw termin.",
+        ))
+    return problems
+
+
+def preflight(doc: HubDocument, settings: ExportSettings, options: dict | None = None,
+              vat_rates: frozenset[str] = VAT_RATES) -> list[Problem]:
+    """Everything iFirma is known to refuse, found before sending."""
+    opts = options or {}
+    problems: list[Problem] = []
+    if doc.kind not in RESOURCES:
+        what = {"receipt": "paragonów (iFirma nie wystawia paragonów fiskalnych przez API)",
+                "correction": "korekt (integracja nie przesyła korekt do iFirma – wystaw korektę w iFirma)"}
+        return [Problem("kind", f"iFirma nie przyjmuje {what.get(doc.kind, f'dokumentów rodzaju „{doc.kind}”')}.")]
+
+    if doc.currency != "PLN":
+        problems.append(Problem(
+            "currency",
+            f"Faktura krajowa iFirma jest wystawiana w PLN, a dokument jest w {doc.currency} – wystaw go w PLN "
+            "albo wystaw fakturę walutową bezpośrednio w iFirma.",
+        ))
+
+    problems += _buyer_problems(doc.buyer)
+
+    if not doc.lines:
+        problems.append(Problem("lines", "Dokument nie ma pozycji."))
+    elif all(line.gross == 0 for line in doc.lines):
+        problems.append(Problem("lines", "Wszystkie pozycje mają wartość 0 – iFirma wymaga co najmniej jednej "
+                                         "pozycji z ceną; popraw ceny."))
+    for i, line in enumerate(doc.lines):
+        problems += _line_problems(f"lines[{i}]", line, vat_rates)
+
+    if any(line.vat_rate == "zw" for line in doc.lines):
+        basis = exemption_basis(doc, opts)
+        if not basis:
+            problems.append(Problem(
+                "exemption_basis",
+                "Pozycje ze stawką zw wymagają podstawy prawnej zwolnienia (np. „Art. 113 ust. 1”) – wpisz ją "
+                "w dokumencie lub ustaw domyślną w opcjach integracji.",
+            ))
+        else:
+            problem = _too_long("exemption_basis", "Podstawa prawna zwolnienia", basis, "PodstawaPrawna",
+                                "skróć ją, np. „Art. 43 ust. 1 pkt 29 lit. a”")
+            if problem:
+                problems.append(problem)
+
+    notes_limit = LIMITS["Uwagi"] - len("\n" + reference_line(doc.reference))
+    if len(doc.notes.strip()) > notes_limit:
+        problems.append(Problem(
+            "notes",
+            f"Uwagi mają {len(doc.notes.strip())} znaków; iFirma przyjmuje najwyżej {notes_limit} (razem z numerem "
+            "referencyjnym huba) – skróć je.",
+        ))
+
+    problems += _date_problems(doc)
+
+    code = payment_code(doc, settings, opts)
+    if code is None:
+        problems.append(Problem(
+            "payment_method",
+            f"Nie wiadomo, jaki sposób zapłaty iFirma ma wpisać dla „{doc.payment_method}” – przypisz go w sekcji "
+            "„Rodzaje płatności” integracji albo ustaw domyślny rodzaj płatności w opcjach.",
+        ))
+    elif code not in PAYMENT_CODES:
+        problems.append(Problem(
+            "payment_method",
+            f"Kod płatności „{code}” nie istnieje w iFirma – wybierz jeden z: {', '.join(sorted(PAYMENT_CODES))}.",
+        ))
+
+    if settings.series_id:
+        problem = _too_long("series", f"Nazwa serii „{settings.series_id}”", settings.series_id,
+                            "NazwaSeriiNumeracji", "sprawdź nazwę serii w opcjach integracji")
+        if problem:
+            problems.append(problem)
+    if settings.numbering == "hub" and sequence_number(doc.number) is None:
+        problems.append(Problem(
+            "number",
+            f"Numer „{doc.number}” nie zawiera liczby porządkowej, a iFirma przyjmuje numer jako liczbę – "
+            "wybierz numerację usługi albo format serii z {nr}.",
+        ))
+    signature = str(opts.get("recipient_signature") or DEFAULT_SIGNATURE_KIND).upper()
+    if signature not in SIGNATURE_KINDS:
+        problems.append(Problem(
+            "options.recipient_signature",
+            f"Rodzaj podpisu odbiorcy „{signature}” jest nieznany – wpisz jeden z: {', '.join(SIGNATURE_KINDS)}.",
+        ))
+    return problems
+
+
+# --------------------------------------------------------------------------- responses
+
+# iFirma names the field in most refusals ("Pole Kontrahent.Ulica może mieć…"): its field → ours.
+_IFIRMA_FIELDS = {
+    "DataWystawienia": "issue_date",
+    "DataSprzedazy": "sell_date",
+    "TerminPlatnosci": "payment_due",
+    "SposobZaplaty": "payment_method",
+    "NazwaSeriiNumeracji": "series",
+    "Uwagi": "notes",
+    "Numer": "number",
+    "Zaplacono": "paid",
+    "ZaplaconoNaDokumencie": "paid",
+    "Kontrahent.Nazwa": "buyer.name",
+    "Kontrahent.NIP": "buyer.tax_id",
+    "Kontrahent.PrefiksUE": "buyer.tax_id",
+    "Kontrahent.Ulica": "buyer.street",
+    "Kontrahent.KodPocztowy": "buyer.post_code",
+    "Kontrahent.Miejscowosc": "buyer.city",
+    "Kontrahent.Kraj": "buyer.country",
+    "Kontrahent.KodKraju": "buyer.country",
+    "Kontrahent.Email": "buyer.email",
+    "Kontrahent.Telefon": "buyer.phone",
+    "Kontrahent": "buyer",
+    "PodstawaPrawna": "exemption_basis",
+    "Pozycje": "lines",
+}
+_IFIRMA_FIELD = re.compile(r"\b(Kontrahent\.\w+|Pozycje(?:\[\d+\])?(?:\.(\w+))?|\w+)")
+
+# Otherwise the words of the Polish message → the hub field to fix (first match wins).
+_REFUSAL_WORDS: tuple[tuple[str, str], ...] = (
+    (r"data wystawienia|miesiac ksiegow", "issue_date"),
+    (r"data sprzedazy", "sell_date"),
+    (r"termin platnosci", "payment_due"),
+    (r"podstawa prawna", "exemption_basis"),
+    (r"\bnip\b|prefiks", "buyer.tax_id"),
+    (r"kod pocztowy", "buyer.post_code"),
+    (r"miejscowos", "buyer.city"),
+    (r"ulica", "buyer.street"),
+    (r"kontrahent|nabywc", "buyer"),
+    (r"seri[ia] numeracji|\bseri", "series"),
+    (r"sposob zaplaty|platnos", "payment_method"),
+    (r"\buwagi\b", "notes"),
+    (r"pozycj|stawk|\bvat\b|cena|ilosc", "lines"),
+    (r"\bnumer\b", "number"),
+)
+
+
+def _refusal_field(message: str) -> str:
+    for match in _IFIRMA_FIELD.finditer(message):
+        name, line_field = match.group(1), match.group(2)
+        if name.startswith("Pozycje"):
+            # Line numbering in the messages is not documented, so the field names "lines" only.
+            return "exemption_basis" if line_field == "PodstawaPrawna" else "lines"
+        if name in _IFIRMA_FIELDS:
+            return _IFIRMA_FIELDS[name]
+    folded = _ascii_fold(message)
+    return next((field for pattern, field in _REFUSAL_WORDS if re.search(pattern, folded)), "document")
+
+
+def refusal_field_errors(information: str) -> dict[str, list[str]]:
+    """iFirma's refusal text (one message per line) → field errors keyed by hub field paths;
+    what names no known field goes under "document"."""
+    errors: dict[str, list[str]] = {}
+    for message in (m.strip(" -;\t") for m in re.split(r"[\r\n]+", information or "")):
+        if message:
+            errors.setdefault(_refusal_field(message), []).append(message)
+    return errors or {"document": ["iFirma odrzuciła dokument bez podania przyczyny."]}
+
+
+def decimal_or_none(value) -> Decimal | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value).replace(",", ".").strip())
+    except InvalidOperation:
+        return None
+
+
+def position_rate(item: dict) -> str:
+    kind = str(item.get("TypStawkiVat") or "PRC").upper()
+    if kind == "ZW":
+        return "zw"
+    if kind != "PRC":
+        return "np"
+    rate = decimal_or_none(item.get("StawkaVat")) or Decimal(0)
+    if rate < 1:  # a fraction (0.23); some answers may carry the percentage itself
+        rate *= 100
+    return str(int(rate.quantize(Decimal(1), rounding=ROUND_HALF_UP)))
+
+
+def totals_from_invoice(data: dict) -> tuple[RateTotal, ...]:
+    """Per-rate totals as iFirma prints them. Gross-priced (BRT): line gross = qty × price,
+    the rate's VAT from its gross sum; net-priced (NET): the mirror image."""
+    from_gross = str(data.get("LiczOd") or "BRT").upper() != "NET"
+    sums: dict[str, Decimal] = {}
+    for item in data.get("Pozycje") or []:
+        if not isinstance(item, dict):
+            continue
+        price = decimal_or_none(item.get("CenaZRabatem"))
+        if price is None:
+            price = decimal_or_none(item.get("CenaJednostkowa")) or Decimal(0)
+        quantity = decimal_or_none(item.get("Ilosc")) or Decimal(0)
+        rate = position_rate(item)
+        sums[rate] = sums.get(rate, Decimal(0)) + money(quantity * price)
+    totals = []
+    for rate, amount in sorted(sums.items(), key=lambda kv: (RATE_ORDER.get(kv[0], len(RATE_ORDER)), kv[0])):
+        percent = Decimal(rate) if rate.isdigit() else Decimal(0)
+        if from_gross:
+            vat = money(amount * percent / (100 + percent))
+            totals.append(RateTotal(rate, amount - vat, vat, amount))
+        else:
+            vat = money(amount * percent / 100)
+            totals.append(RateTotal(rate, amount, vat, amount + vat))
+    return tuple(totals)
+
+
+def payment_status(paid: Decimal | None, gross: Decimal | None) -> str:
+    if gross is not None and paid is not None and paid >= gross > 0:
+        return "paid"
+    if paid:
+        return "partially_paid"
+    return "issued"
+
+
+def parse_invoice(remote_id: str, data: dict) -> RemoteDocument:
+    totals = totals_from_invoice(data)
+    gross = decimal_or_none(data.get("Brutto"))
+    if gross is None and totals:
+        gross = sum((t.gross for t in totals), Decimal(0))
+    paid = decimal_or_none(data.get("Zaplacono"))
+    return RemoteDocument(
+        remote_id=str(remote_id),
+        number=str(data.get("PelnyNumer") or "") or None,
+        status=payment_status(paid, gross),
+        view_url=None,  # iFirma has no public document link
+        pdf_url=None,  # the PDF needs a signed request: fetch_pdf reads it
+        total_gross=gross,
+        totals=totals,
+        ksef=None,  # KSeF status fields are undocumented in GET answers
+        raw=data,
+    )
