@@ -15,7 +15,6 @@ from webapp import create_app
 from webapp.redis_conn import get_redis
 
 DEFAULT_QUEUES = ("exports", "fetch", "default")
-SWEEP_EVERY_SECONDS = 30
 
 log = logging.getLogger("worker")
 
@@ -24,9 +23,14 @@ def sweeper_loop(app, stop: threading.Event) -> None:
     from webapp.exports.jobs import sweep
     from webapp.extensions import db
 
-    while not stop.wait(SWEEP_EVERY_SECONDS):
+    interval = app.config["SWEEP_INTERVAL"]
+    while not stop.wait(interval):
         # One sweeper at a time across all workers and hosts.
-        if not get_redis(app).set("ib:sweeper-lock", "1", nx=True, ex=SWEEP_EVERY_SECONDS - 1):
+        try:
+            if not get_redis(app).set("ib:sweeper-lock", "1", nx=True, px=int(interval * 900)):
+                continue
+        except Exception:  # noqa: BLE001 - Redis restarting: try again next round
+            log.warning("sweeper: Redis not answering")
             continue
         with app.app_context():
             try:

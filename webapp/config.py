@@ -16,7 +16,23 @@ ENV_SETTINGS = {
     "DEMO_MODE": "1 allows loopback service URLs (sandbox) and seeds the demo merchant (default: 1 under make run)",
     "SESSION_COOKIE_SECURE": "1 to send the session cookie over HTTPS only (set it in production)",
     "LOG_LEVEL": "Python log level (default: INFO)",
+    "CREDENTIALS_KEYS": "Fernet keys for service credentials, comma-separated, newest first (default: instance/credentials.keys)",
+    "PROVIDER_TIMEOUT": "Connect and read timeout for service requests, seconds (default: 5,30)",
+    "EXPORT_SEND_LEASE": "Seconds after which a send whose worker vanished is looked up at the service (default: 120)",
+    "EXPORT_IN_DOUBT_GRACE": "Seconds to wait before looking up a send that timed out (default: 10)",
+    "SWEEP_INTERVAL": "Seconds between sweeps for lost jobs, in each worker (default: 30)",
+    "EXPORT_BACKOFF_BASE": "First retry delay of a failed export, seconds; doubles with full jitter (default: 2)",
+    "EXPORT_BACKOFF_CAP": "Longest retry delay, seconds (default: 300)",
+    "BREAKER_THRESHOLD": "Consecutive failures that pause an account (default: 5)",
+    "BREAKER_COOLDOWN": "First pause of an account, seconds; doubles up to 600 (default: 15)",
 }
+
+
+def _number(env, name: str, default: float) -> float:
+    try:
+        return float(env.get(name, default))
+    except ValueError as error:
+        raise SystemExit(f"{name} must be a number, not {env.get(name)!r}") from error
 
 
 def _read_or_create_secret(instance_path: Path) -> str:
@@ -54,4 +70,13 @@ def build_config(instance_path: Path) -> dict:
         "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
         "ORDERS_PER_PAGE": 50,
+        "PROVIDER_TIMEOUT": tuple(float(x) for x in env.get("PROVIDER_TIMEOUT", "5,30").split(",")[:2]),
+        "EXPORT_SEND_LEASE": _number(env, "EXPORT_SEND_LEASE", 120),
+        "EXPORT_IN_DOUBT_GRACE": _number(env, "EXPORT_IN_DOUBT_GRACE", 10),
+        "SWEEP_INTERVAL": _number(env, "SWEEP_INTERVAL", 30),
+        "EXPORT_BACKOFF_BASE": _number(env, "EXPORT_BACKOFF_BASE", 2),
+        "EXPORT_BACKOFF_CAP": _number(env, "EXPORT_BACKOFF_CAP", 300),
+        "BREAKER_THRESHOLD": int(_number(env, "BREAKER_THRESHOLD", 5)),
+        "BREAKER_COOLDOWN": _number(env, "BREAKER_COOLDOWN", 15),
+        "BREAKER_MAX_COOLDOWN": 600.0,
     }

@@ -154,8 +154,8 @@ def test_sweeper_requeues_an_export_whose_job_vanished(app, merchant_user, faktu
 
 
 def test_breaker_pauses_after_repeated_failures_and_resumes(app, merchant_user, fakturownia, monkeypatch):
-    monkeypatch.setattr(limits_module, "BREAKER_THRESHOLD", 2)
-    monkeypatch.setattr(limits_module, "BREAKER_BASE_COOLDOWN", 1.0)
+    monkeypatch.setitem(app.config, "BREAKER_THRESHOLD", 2)
+    monkeypatch.setitem(app.config, "BREAKER_COOLDOWN", 1.0)
     fakturownia.faults(error_5xx=1.0)
     issue(merchant_user)
     deadline = time.monotonic() + 10
@@ -195,7 +195,7 @@ def test_one_document_cannot_be_exported_to_two_integrations(app, merchant_user,
 
 
 def test_credentials_are_encrypted_and_never_logged(app, merchant_user, fakturownia, caplog, monkeypatch):
-    monkeypatch.setattr(limits_module, "BREAKER_BASE_COOLDOWN", 0.2)
+    monkeypatch.setitem(app.config, "BREAKER_COOLDOWN", 0.2)
     caplog.set_level(logging.DEBUG)
     fakturownia.faults(error_5xx=0.5, seed=3)
     issue(merchant_user)

@@ -67,7 +67,9 @@ class Attempt:
 
 
 def _limits(export: Export) -> AccountLimits:
-    return AccountLimits(get_redis(current_app), export.integration_id)
+    config = current_app.config
+    return AccountLimits(get_redis(current_app), export.integration_id,
+                         (config["BREAKER_THRESHOLD"], config["BREAKER_COOLDOWN"], config["BREAKER_MAX_COOLDOWN"]))
 
 
 def _reschedule(export: Export, delay: float, fetch: bool = False) -> str:

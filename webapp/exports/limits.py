@@ -35,15 +35,12 @@ end
 return 0
 """
 
-BREAKER_THRESHOLD = 5
-BREAKER_BASE_COOLDOWN = 15.0
-BREAKER_MAX_COOLDOWN = 600.0
-
-
 class AccountLimits:
-    def __init__(self, redis: Redis, integration_id: int):
+    def __init__(self, redis: Redis, integration_id: int, breaker: tuple[int, float, float] = (5, 15.0, 600.0)):
+        """breaker: (failures that open it, first cool-down seconds, longest cool-down seconds)."""
         self.redis = redis
         self.prefix = f"ib:integration:{integration_id}"
+        self.threshold, self.base_cooldown, self.max_cooldown = breaker
 
     # --- request window ---------------------------------------------------------------------
     def take_request_slot(self, requests: int | None, per_seconds: float | None, count: int = 1) -> float:
@@ -93,10 +90,10 @@ class AccountLimits:
         failures = self.redis.incr(f"{self.prefix}:failures")
         self.redis.expire(f"{self.prefix}:failures", 3600)
         probing = self.redis.delete(f"{self.prefix}:probe")
-        if failures < BREAKER_THRESHOLD and not probing:
+        if failures < self.threshold and not probing:
             return False
-        cooldown = float(self.redis.get(f"{self.prefix}:cooldown") or BREAKER_BASE_COOLDOWN / 2) * 2
-        cooldown = min(cooldown, BREAKER_MAX_COOLDOWN)
+        cooldown = float(self.redis.get(f"{self.prefix}:cooldown") or self.base_cooldown / 2) * 2
+        cooldown = min(cooldown, self.max_cooldown)
         self.redis.set(f"{self.prefix}:cooldown", cooldown, ex=3600)
         self.redis.set(f"{self.prefix}:open_until", time.time() + cooldown, ex=int(cooldown) + 3600)
         return True
