@@ -261,3 +261,14 @@ def test_document_card_shows_the_service_number_refusal_and_retries(app, client,
     service_pdf = browser.get(f"/documents/{document_id}/service.pdf")
     assert service_pdf.mimetype == "application/pdf" and service_pdf.data == export.pdf
     assert fakturownia.stored(reference) == 1
+
+
+def test_automatic_export_with_hub_numbering_keeps_the_hub_number(app, merchant_user, fakturownia):
+    integration = db.session.get(Integration, fakturownia.integration_id)
+    integration.numbering = "hub"
+    db.session.commit()
+    document = issue(merchant_user)
+    number = document.number
+    run_jobs(app)
+    export = db.session.scalar(db.select(Export))
+    assert export.state == "fetched" and export.remote_number == number

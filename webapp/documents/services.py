@@ -114,17 +114,23 @@ def issue_document(order: Order, kind: str, *, series_id: int | None = None, use
     _set_totals(document, document.lines)
     from ..exports.services import attach_auto_export, enqueue_export
 
-    export = attach_auto_export(document, trigger)
-    document = _save_with_number(document, series, issue_date)
+    outbox = []
+    # The pre-flight check sees the document as issued: numbered, in its series.
+    document = _save_with_number(document, series, issue_date,
+                                 before_commit=lambda: outbox.append(attach_auto_export(document, trigger)))
+    export = outbox[0] if outbox else None
     if export is not None and export.state == "queued":
         enqueue_export(export)  # after the commit: a job never sees an uncommitted row
     return document
 
 
-def _save_with_number(document: Document, series: Series, issue_date: date) -> Document:
+def _save_with_number(document: Document, series: Series, issue_date: date, before_commit=None) -> Document:
     # No autoflush: the new document (already linked to its order) must not be flushed unnumbered.
     with db.session.no_autoflush:
         document.period, document.sequence, document.number = allocate_number(series, issue_date)
+        document.series_id = series.id
+        if before_commit is not None:
+            before_commit()
     db.session.add(document)
     try:
         db.session.commit()

@@ -34,7 +34,7 @@ from .services import (
     backoff_delay,
     enqueue_export,
     enqueue_fetch,
-    job_exists,
+    job_alive,
     limits_of,
     provider_for,
 )
@@ -388,12 +388,16 @@ def sweep() -> dict[str, int]:
         db.select(Export).where(Export.state.in_(("queued", "retrying", "in_doubt")), Export.updated_at < now - settle)
     ).all()
     for export in waiting:
-        if not job_exists("export", export):
+        if not job_alive("export", export):
             delay = max((export.next_attempt_at - now).total_seconds(), 0) if export.next_attempt_at else 0
+            export.generation += 1  # a new job id: the dead job's record may linger in Redis
+            db.session.commit()
             counts["requeued"] += enqueue_export(export, delay=delay)
     sent = db.session.scalars(db.select(Export).where(Export.state == "sent", Export.updated_at < now - settle)).all()
     for export in sent:
-        if not job_exists("fetch", export):
+        if not job_alive("fetch", export):
+            export.generation += 1
+            db.session.commit()
             counts["fetch"] += enqueue_fetch(export)
     return counts
 

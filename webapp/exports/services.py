@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from flask import current_app
 from rq import Queue
-from rq.exceptions import DuplicateJobError
-from rq.job import Job
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
 
 from providers import PROVIDERS
 from providers.base import Problem
@@ -176,8 +176,20 @@ def enqueue_fetch(export: Export, delay: float = 0.0) -> bool:
     return _enqueue("fetch", FETCH_QUEUE, run_fetch, export, delay)
 
 
-def job_exists(kind: str, export: Export) -> bool:
-    return Job.exists(job_id(kind, export), connection=get_redis(current_app))
+def job_alive(kind: str, export: Export) -> bool:
+    """Whether the export's current job will still run: queued, scheduled, or started recently.
+    A job whose worker was killed stays behind as started or failed; it counts as gone."""
+    try:
+        job = Job.fetch(job_id(kind, export), connection=get_redis(current_app))
+    except NoSuchJobError:
+        return False
+    status = job.get_status(refresh=False)
+    if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+        return True
+    if status == JobStatus.STARTED:
+        lease = current_app.config.get("EXPORT_SEND_LEASE", 120)
+        return job.started_at is not None and (utcnow() - job.started_at.replace(tzinfo=utcnow().tzinfo)).total_seconds() < lease
+    return False
 
 
 def export_document(document: Document, integration: Integration, trigger: str) -> Export:
