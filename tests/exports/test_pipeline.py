@@ -272,3 +272,13 @@ def test_automatic_export_with_hub_numbering_keeps_the_hub_number(app, merchant_
     run_jobs(app)
     export = db.session.scalar(db.select(Export))
     assert export.state == "fetched" and export.remote_number == number
+
+
+def test_request_window_takes_several_slots_at_once_or_none(app):
+    limits = limits_module.AccountLimits(get_redis(app), 999)
+    assert limits.take_request_slot(3, 60, count=2) == 0.0
+    wait = limits.take_request_slot(3, 60, count=2)  # only one left: take nothing, say how long
+    assert 59 < wait <= 60
+    assert limits.take_request_slot(3, 60, count=1) == 0.0  # the refused pair did not spend it
+    assert limits.take_request_slot(3, 60, count=1) > 0
+    assert limits.take_request_slot(1, 60, count=2) > 0  # a pair in a window of one never blocks forever

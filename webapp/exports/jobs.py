@@ -85,7 +85,13 @@ def _original_remote_id(export: Export) -> str | None:
     return corrected.export.remote_id if corrected is not None and corrected.export is not None else None
 
 
-def _take_slot(export: Export, count: int = 1) -> float:
+def _take_slot(export: Export, count: int = 1, write: bool = True) -> float:
+    """Spend `count` requests of the account's window; reads are free where the service limits
+    only writes (inFakt: 150 writes / 60 s)."""
+    from .services import provider_class
+
+    if not write and provider_class(export.integration).default_limits.writes_only:
+        return 0.0
     _, requests, per_seconds = limits_of(export.integration)
     return _limits(export).take_request_slot(requests, per_seconds, count)
 
@@ -198,7 +204,7 @@ def _send(export: Export) -> str:
 def _reconcile(export: Export) -> str:
     grace = current_app.config.get("EXPORT_IN_DOUBT_GRACE", 10)
     attempt = Attempt(export, "lookup")
-    wait = _take_slot(export)
+    wait = _take_slot(export, write=False)
     if wait > 0:
         return _reschedule(export, wait)
     provider = provider_for(export.integration, request_log=attempt.log_request)
@@ -317,7 +323,7 @@ def run_fetch(export_id: int) -> str:
 
 
 def _fetch(export: Export) -> str:
-    wait = _limits(export).breaker_wait() or _take_slot(export, count=2)
+    wait = _limits(export).breaker_wait() or _take_slot(export, count=2, write=False)
     if wait > 0:
         return _reschedule(export, wait, fetch=True)
     attempt = Attempt(export, "fetch")

@@ -8,20 +8,23 @@ import uuid
 
 from redis import Redis
 
-# KEYS[1] window zset; ARGV: now, window seconds, limit, member. Returns 0 when a slot was taken,
-# else the seconds until the oldest request leaves the window.
+# KEYS[1] window zset; ARGV: now, window seconds, limit, member, count. Takes `count` slots at
+# once or none: returns 0 when taken, else the seconds until enough requests leave the window.
 _TAKE_SLOT = """
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
+local count = tonumber(ARGV[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[4])
+local used = redis.call('ZCARD', KEYS[1])
+if used + count <= limit then
+  for i = 1, count do redis.call('ZADD', KEYS[1], now, ARGV[4] .. ':' .. i) end
   redis.call('EXPIRE', KEYS[1], math.ceil(window) + 1)
   return '0'
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return tostring(tonumber(oldest[2]) + window - now)
+local need = math.min(used + count - limit, used)
+local leaving = redis.call('ZRANGE', KEYS[1], need - 1, need - 1, 'WITHSCORES')
+return tostring(tonumber(leaving[2]) + window - now)
 """
 
 # KEYS[1] holders zset; ARGV: now, lease seconds, max holders, holder id. 1 when acquired.
@@ -47,13 +50,10 @@ class AccountLimits:
         """Reserve `count` requests in the window; 0.0 when granted, else seconds to wait."""
         if not requests or not per_seconds:
             return 0.0
+        count = min(count, requests)  # a request bigger than the whole window would wait forever
         script = self.redis.register_script(_TAKE_SLOT)
-        for _ in range(count):
-            wait = float(script(keys=[f"{self.prefix}:window"],
-                                args=[time.time(), per_seconds, requests, uuid.uuid4().hex]))
-            if wait > 0:
-                return wait
-        return 0.0
+        return max(float(script(keys=[f"{self.prefix}:window"],
+                                args=[time.time(), per_seconds, requests, uuid.uuid4().hex, count])), 0.0)
 
     # --- concurrency ------------------------------------------------------------------------
     def acquire(self, max_concurrency: int, lease_seconds: float) -> str | None:
