@@ -18,6 +18,7 @@ from sqlalchemy import update
 from providers.base import (
     AuthenticationFailed,
     DuplicateReference,
+    NotSupported,
     OutcomeUnknown,
     ProviderError,
     RemoteDocument,
@@ -328,9 +329,14 @@ def _fetch(export: Export) -> str:
         return _reschedule(export, wait, fetch=True)
     attempt = Attempt(export, "fetch")
     provider = provider_for(export.integration, request_log=attempt.log_request)
+    pdf_missing = ""
     try:
         remote = provider.fetch_document(export.remote_id)
-        pdf = provider.fetch_pdf(export.remote_id)
+        try:
+            pdf = provider.fetch_pdf(export.remote_id)
+        except NotSupported as error:
+            # e.g. Fakturowo after a lost answer: the number is known, the PDF only in its panel.
+            pdf, pdf_missing = None, f" PDF niedostępny przez API: {error}"
     except ProviderError as error:
         attempt.record("transient", f"Pobranie dokumentu nie powiodło się: {error}", "ponowne pobranie")
         _limits(export).record_failure()
@@ -343,7 +349,8 @@ def _fetch(export: Export) -> str:
     export.pdf, export.state, export.fetched_at = pdf, "fetched", utcnow()
     mismatch = compare_totals(export, remote)
     export.totals_mismatch = mismatch or None
-    message = f"Pobrano numer {remote.number} i PDF ({len(pdf)} B)."
+    message = (f"Pobrano numer {remote.number} i PDF ({len(pdf)} B)." if pdf
+               else f"Pobrano numer {remote.number}.{pdf_missing}")
     if mismatch:
         message += " Sumy usługi różnią się od sum w hubie: " + "; ".join(
             f"{rate}: hub {v['hub']} / usługa {v['service']}" for rate, v in mismatch.items())
