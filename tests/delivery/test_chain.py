@@ -234,3 +234,28 @@ def test_smtp_test_send_reports_success_and_failure(app, browser, smtp_server, m
     response = browser.post("/delivery/mail", data={"host": "127.0.0.1", "port": "9", "security": "none",
                                                     "sender": "faktury@zazolc.pl", "test": "1"}, follow_redirects=True)
     assert "Nie udało się wysłać" in response.get_data(as_text=True)
+
+
+def test_correction_is_passed_once_to_infakt(app, browser, merchant_user, sandbox_url):
+    from tests.sandbox_accounts import new_account, stored_documents
+    from webapp.documents.services import LineChange, issue_correction
+    from webapp.exports.services import create_integration
+
+    account = new_account(sandbox_url, "infakt")
+    integration = create_integration(merchant_user.merchant_id, "infakt", "inFakt", account.credentials,
+                                     base_url=account.base_url, auto_export=True)
+    integration.options = account.options
+    db.session.commit()
+    invoice_id = issue_document(gen_order(merchant_user.merchant_id), "invoice", trigger="test").id
+    run_jobs(app)
+    invoice = db.session.get(Document, invoice_id)
+    correction_id = issue_correction(invoice, [LineChange(0, Decimal(1), Decimal("39.99"))], "Zwrot").id
+    page = browser.get(f"/documents/{correction_id}").get_data(as_text=True)
+    assert "Przekaż korektę do inFakt" in page  # inFakt takes corrections: the button is there
+    browser.post(f"/documents/{correction_id}/export")
+    browser.post(f"/documents/{correction_id}/export")
+    run_jobs(app)
+    export = db.session.scalar(db.select(Export).where(Export.document_id == correction_id))
+    assert export.state == "fetched", export.last_error
+    corrections = stored_documents(sandbox_url, account, kind="correction")
+    assert len(corrections) == 1
