@@ -1,6 +1,4 @@
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import or_
 from sqlalchemy.orm import selectinload
@@ -85,7 +83,7 @@ def issue(order_id: int):
     except IssueRefused as refused:
         flash(refused.message, "error")
         return redirect(url_for("orders.card", order_id=order.id))
-    flash(_("Wystawiono: %(title)s %(number)s.", title=document.title, number=document.number), "success")
+    flash(f"Wystawiono: {document.title} {document.number}.", "success")
     return redirect(url_for("documents.card", document_id=document.id))
 
 
@@ -101,8 +99,7 @@ def send_email(order_id: int):
     except MailRefused as refused:
         flash(refused.message, "error")
     else:
-        flash(_("E-mail „%(subject)s” do %(recipient)s w kolejce do wysłania.", subject=log.subject,
-                recipient=log.recipient), "success")
+        flash(f"E-mail „{log.subject}” do {log.recipient} w kolejce do wysłania.", "success")
     return redirect(url_for("orders.card", order_id=order.id))
 
 
@@ -117,7 +114,7 @@ def set_status(order_id: int):
     except OrderRejected as rejected:
         flash(rejected.errors["status"], "error")
     else:
-        flash(_("Status zmieniony na „%(status)s”.", status=status.name), "success")
+        flash(f"Status zmieniony na „{status.name}”.", "success")
     return redirect(url_for("orders.card", order_id=order.id))
 
 
@@ -129,7 +126,7 @@ def bulk_issue():
     kind = request.form.get("kind", "invoice")
     ids = [int(i) for i in request.form.getlist("order_ids") if i.isdigit()][:500]
     if not ids:
-        flash(_("Zaznacz zamówienia na liście."), "error")
+        flash("Zaznacz zamówienia na liście.", "error")
         return redirect(url_for("orders.index"))
     orders = db.session.scalars(owned(Order).where(Order.id.in_(ids)).order_by(Order.id)).all()
     issued, refused = [], []
@@ -141,9 +138,7 @@ def bulk_issue():
         except IssueRefused as error:
             refused.append(f"{order.source} #{order.shop_order_id}: {error.message}")
     if issued:
-        numbers = ", ".join(issued[:20]) + ("…" if len(issued) > 20 else "")
-        flash(ngettext("Wystawiono %(num)d: %(numbers)s", "Wystawiono %(num)d: %(numbers)s", len(issued),
-                       numbers=numbers), "success")
+        flash(f"Wystawiono {len(issued)}: {', '.join(issued[:20])}{'…' if len(issued) > 20 else ''}", "success")
     for line in refused[:20]:
         flash(line, "error")
     return redirect(request.referrer if request.referrer and request.referrer.startswith(request.host_url)
@@ -159,11 +154,11 @@ def _payload_from_form(form) -> dict:
         if key == "csrf_token":
             continue
         if key.startswith("items["):
-            index, _sep, name = key.removeprefix("items[").partition("].")
+            index, _, name = key.removeprefix("items[").partition("].")
             if index.isdigit() and int(index) < 1000:
                 items.setdefault(int(index), {})[name] = value
         elif "." in key:
-            group, _sep, name = key.partition(".")
+            group, _, name = key.partition(".")
             if group in ("buyer", "payment", "shipping"):
                 payload.setdefault(group, {})[name] = value
         else:
@@ -189,7 +184,7 @@ def new():
         except OrderRejected as rejected:
             errors = rejected.errors
         else:
-            flash(_("Zamówienie zapisane.") if created else _("To zamówienie już istnieje (źródło i numer)."),
+            flash("Zamówienie zapisane." if created else "To zamówienie już istnieje (źródło i numer).",
                   "success" if created else "info")
             return redirect(url_for("orders.card", order_id=order.id))
     item_rows = max(3, 1 + max((int(k[6:k.index("]")]) for k in values if k.startswith("items[")), default=0))
@@ -207,7 +202,7 @@ def import_csv():
             abort(400)
         upload = request.files.get("file")
         if upload is None or not upload.filename:
-            flash(_("Wybierz plik CSV."), "error")
+            flash("Wybierz plik CSV.", "error")
         else:
             report = import_orders_csv(current_merchant_id(), upload.read())
     return render_template("orders/import.html", form=form, report=report, columns=CSV_COLUMNS)
