@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: install run test lint migrate demo clean
+.PHONY: install run test lint migrate demo clean i18n
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found %s)" % sys.version.split()[0])'
@@ -31,6 +31,16 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+
+# The English catalog: extract the Polish msgids, merge them into the .po, compile the .mo.
+# New strings arrive untranslated: fill their msgstr in the .po, then run it again.
+I18N := webapp/translations
+i18n: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --add-location=file --sort-by-file \
+		--project "Invoice Bridge" -o $(I18N)/messages.pot .
+	$(BIN)/pybabel update -i $(I18N)/messages.pot -d $(I18N) -l en --init-missing --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel compile -d $(I18N) --statistics
+	@rm $(I18N)/messages.pot
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -10,6 +10,7 @@ from sqlalchemy import exc as sa_exc
 
 from .config import build_config
 from .extensions import csrf, db, login_manager, migrate
+from .i18n import init_i18n
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,6 +38,7 @@ def create_app(config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)
+    init_i18n(app)
 
     from . import models  # noqa: F401  (registers the tables with SQLAlchemy)
     from .api.routes import bp as api_bp

@@ -11,7 +11,7 @@ PUBLIC = {"static", "auth.login", "public.invoice_pdf"}  # the invoice link is s
 # endpoint -> (kind of object its id refers to, or None)
 ROUTE_SAMPLES = {
     "main.dashboard": None,
-    "auth.logout": None,
+    "auth.logout": None, "auth.set_language": None,
     "orders.index": None, "orders.new": None, "orders.import_csv": None, "orders.csv_template": None,
     "orders.bulk_issue": None,
     "orders.card": "order", "orders.issue": "order", "orders.set_status": "order",

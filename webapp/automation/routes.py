@@ -1,4 +1,6 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
 from ..extensions import db
@@ -10,7 +12,8 @@ from .services import STEP_LABELS
 
 bp = Blueprint("automation", __name__, url_prefix="/automation")
 
-TRIGGER_LABELS = {"new_order": "nowe zamówienie", "status_changed": "zmiana statusu na…", "order_paid": "zamówienie opłacone"}
+TRIGGER_LABELS = {"new_order": _l("nowe zamówienie"), "status_changed": _l("zmiana statusu na…"),
+                  "order_paid": _l("zamówienie opłacone")}
 
 
 def _choices() -> dict:
@@ -44,7 +47,7 @@ def edit(rule_id: int | None):
         except RuleRefused as refused:
             errors = refused.errors
         else:
-            flash(f"Reguła „{rule.name}” zapisana.", "success")
+            flash(_("Reguła „%(name)s” zapisana.", name=rule.name), "success")
             return redirect(url_for("automation.index"))
     return render_template("automation/edit.html", rule=rule, errors=errors, form=EmptyForm(),
                            values=request.form if request.method == "POST" else None, **_choices())
@@ -58,5 +61,5 @@ def delete(rule_id: int):
         abort(400)
     rule.active = False  # runs keep pointing at it in the order logs
     db.session.commit()
-    flash(f"Reguła „{rule.name}” wyłączona.", "success")
+    flash(_("Reguła „%(name)s” wyłączona.", name=rule.name), "success")
     return redirect(url_for("automation.index"))

@@ -1,6 +1,8 @@
 """Building rules from the rule form."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 from ..extensions import db
 from ..models import AUTOMATION_TRIGGERS, AutomationRule, EmailTemplate, OrderStatus, Series
 
@@ -29,18 +31,18 @@ def save_rule(merchant_id: int, rule: AutomationRule | None, form) -> Automation
     errors = {}
     name = (form.get("name") or "").strip()
     if not name or len(name) > 100:
-        errors["name"] = "Podaj nazwę reguły (do 100 znaków)."
+        errors["name"] = _("Podaj nazwę reguły (do 100 znaków).")
     trigger = form.get("trigger")
     if trigger not in AUTOMATION_TRIGGERS:
-        errors["trigger"] = "Wybierz zdarzenie."
+        errors["trigger"] = _("Wybierz zdarzenie.")
     trigger_status_id = None
     if trigger == "status_changed":
         trigger_status_id = _owned_id(OrderStatus, merchant_id, form.get("trigger_status_id"))
         if trigger_status_id is None:
-            errors["trigger_status_id"] = "Wybierz status."
+            errors["trigger_status_id"] = _("Wybierz status.")
     company = form.get("condition_company", "")
     if company not in ("", "yes", "no"):
-        errors["condition_company"] = "Wybierz z listy."
+        errors["condition_company"] = _("Wybierz z listy.")
     steps = []
     columns = {name: form.getlist(name) + [""] * MAX_STEPS
                for name in ("step_kind", "step_series", "step_stop", "step_status", "step_template")}
@@ -54,23 +56,23 @@ def save_rule(merchant_id: int, rule: AutomationRule | None, form) -> Automation
             document_kind = value("step_kind") or "invoice"
             series_id = _owned_id(Series, merchant_id, value("step_series")) if value("step_series") else None
             if document_kind not in ("invoice", "receipt"):
-                errors[f"steps[{index}]"] = "Wystawić można fakturę albo paragon."
+                errors[f"steps[{index}]"] = _("Wystawić można fakturę albo paragon.")
             steps.append({"type": kind, "kind": document_kind, "series_id": series_id,
                           "stop_after_failure": value("step_stop") != "no"})
         elif kind == "change_status":
             status_id = _owned_id(OrderStatus, merchant_id, value("step_status"))
             if status_id is None:
-                errors[f"steps[{index}]"] = "Wybierz status, na który zmienić."
+                errors[f"steps[{index}]"] = _("Wybierz status, na który zmienić.")
             steps.append({"type": kind, "status_id": status_id})
         elif kind == "send_email":
             template_id = _owned_id(EmailTemplate, merchant_id, value("step_template"))
             if template_id is None:
-                errors[f"steps[{index}]"] = "Wybierz szablon e-maila."
+                errors[f"steps[{index}]"] = _("Wybierz szablon e-maila.")
             steps.append({"type": kind, "template_id": template_id})
         else:
-            errors[f"steps[{index}]"] = "Nieznany rodzaj kroku."
+            errors[f"steps[{index}]"] = _("Nieznany rodzaj kroku.")
     if not steps and "steps" not in errors:
-        errors["steps"] = "Dodaj co najmniej jeden krok."
+        errors["steps"] = _("Dodaj co najmniej jeden krok.")
     if errors:
         raise RuleRefused(errors)
     rule = rule or AutomationRule(merchant_id=merchant_id)

@@ -6,6 +6,7 @@ out. Every run is logged on the order: which rule, which steps ran, why it stopp
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from rq import Queue
 
 from ..documents.services import IssueRefused, issue_document
@@ -14,7 +15,8 @@ from ..models import AutomationRule, AutomationRun, Document, EmailTemplate, Ord
 from ..redis_conn import get_redis
 
 MAX_DEPTH = 5  # a status change made by a rule may trigger rules again; never in a loop
-STEP_LABELS = {"issue_document": "wystaw dokument", "change_status": "zmień status", "send_email": "wyślij e-mail"}
+STEP_LABELS = {"issue_document": _l("wystaw dokument"), "change_status": _l("zmień status"),
+               "send_email": _l("wyślij e-mail")}  # the rule pages' labels (the run log stays Polish)
 
 
 def _queue() -> Queue:

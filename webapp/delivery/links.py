@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import current_app, url_for
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from ..extensions import db
@@ -38,12 +39,12 @@ def document_for_token(token: str) -> Document:
     try:
         data = serializer.loads(token)  # signature first: a tampered token says nothing more
     except BadSignature as error:
-        raise LinkRefused("Nieprawidłowy link do faktury.", 404) from error
+        raise LinkRefused(_("Nieprawidłowy link do faktury."), 404) from error
     document = db.session.get(Document, data.get("d"))
     if document is None or document.merchant_id != data.get("m"):
-        raise LinkRefused("Nieprawidłowy link do faktury.", 404)
+        raise LinkRefused(_("Nieprawidłowy link do faktury."), 404)
     try:
         serializer.loads(token, max_age=link_days(document.merchant_id) * 86400)
     except SignatureExpired as error:
-        raise LinkRefused("Link do faktury wygasł. Poproś sprzedawcę o nowy.", 410) from error
+        raise LinkRefused(_("Link do faktury wygasł. Poproś sprzedawcę o nowy."), 410) from error
     return document

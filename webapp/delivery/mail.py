@@ -8,6 +8,7 @@ from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
 from flask import current_app
+from flask_babel import gettext as _
 from rq import Queue
 
 from ..crypto import decrypt_credentials
@@ -52,11 +53,11 @@ def customer_document(order: Order) -> Document | None:
 def queue_email(order: Order, template: EmailTemplate, trigger: str, document: Document | None = None) -> EmailLog:
     document = document or customer_document(order)
     if not order.buyer_email:
-        raise MailRefused("Zamówienie nie ma adresu e-mail nabywcy.", "buyer.email")
+        raise MailRefused(_("Zamówienie nie ma adresu e-mail nabywcy."), "buyer.email")
     if document is None and ("[invoice_link]" in template.body or template.attach_pdf):
-        raise MailRefused("Zamówienie nie ma jeszcze faktury ani paragonu do wysłania.", "document")
+        raise MailRefused(_("Zamówienie nie ma jeszcze faktury ani paragonu do wysłania."), "document")
     if db.session.get(MailSettings, order.merchant_id) is None:
-        raise MailRefused("Najpierw ustaw serwer poczty w Ustawieniach → E-mail.", "smtp")
+        raise MailRefused(_("Najpierw ustaw serwer poczty w Ustawieniach → E-mail."), "smtp")
     log = EmailLog(merchant_id=order.merchant_id, order_id=order.id, document_id=document.id if document else None,
                    template_id=template.id, recipient=order.buyer_email,
                    subject=fill_tags(template.subject, document, order)[:300],
@@ -135,5 +136,6 @@ def send_test_job(merchant_id: int, recipient: str) -> dict:
     try:
         deliver(settings, message)
     except (OSError, smtplib.SMTPException) as error:
-        return {"ok": False, "message": f"Nie udało się wysłać: {type(error).__name__}: {error}"}
-    return {"ok": True, "message": f"Wysłano wiadomość testową na {recipient}."}
+        return {"ok": False,
+                "message": _("Nie udało się wysłać: %(error)s", error=f"{type(error).__name__}: {error}")}
+    return {"ok": True, "message": _("Wysłano wiadomość testową na %(recipient)s.", recipient=recipient)}

@@ -1,5 +1,6 @@
 """Settings → E-mail (mail server, templates, test send), webhooks, the demo mail sink."""
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..extensions import db
@@ -37,7 +38,7 @@ def mail():
                 result = run_inline(send_test_job, current_merchant_id(), current_user.email)
                 flash(result["message"], "success" if result["ok"] else "error")
             else:
-                flash("Ustawienia poczty zapisane.", "success")
+                flash(_("Ustawienia poczty zapisane."), "success")
             return redirect(url_for("delivery.mail"))
     templates = db.session.scalars(owned(EmailTemplate).order_by(EmailTemplate.name)).all()
     return render_template("delivery/mail.html", settings=settings, errors=errors, values=values,
@@ -61,7 +62,7 @@ def template_edit(template_id: int | None):
         except SettingsRefused as refused:
             errors = refused.errors
         else:
-            flash("Szablon zapisany.", "success")
+            flash(_("Szablon zapisany."), "success")
             return redirect(url_for("delivery.mail"))
     return render_template("delivery/template_edit.html", template=template, values=values, errors=errors,
                            tags=TAGS, form=EmptyForm())

@@ -5,6 +5,7 @@ import re
 import secrets
 
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
 
 from ..crypto import encrypt_credentials
 from ..extensions import db
@@ -25,29 +26,29 @@ def save_mail_settings(merchant_id: int, form: dict) -> MailSettings:
     errors = {}
     host = (form.get("host") or "").strip()
     if not host or len(host) > 200 or not re.fullmatch(r"[A-Za-z0-9.\-:\[\]]+", host):
-        errors["host"] = "Podaj nazwę serwera SMTP, np. smtp.twojadomena.pl."
+        errors["host"] = _("Podaj nazwę serwera SMTP, np. smtp.twojadomena.pl.")
     try:
         port = int(form.get("port") or 0)
         if not 1 <= port <= 65535:
             raise ValueError
     except ValueError:
         port = 0
-        errors["port"] = "Port od 1 do 65535 (zwykle 587 lub 465)."
+        errors["port"] = _("Port od 1 do 65535 (zwykle 587 lub 465).")
     security = form.get("security", "starttls")
     if security not in ("starttls", "ssl", "none"):
-        errors["security"] = "Wybierz szyfrowanie."
+        errors["security"] = _("Wybierz szyfrowanie.")
     sender = (form.get("sender") or "").strip()
     try:
         sender = validate_email(sender, check_deliverability=False).normalized
     except EmailNotValidError:
-        errors["sender"] = "Podaj adres nadawcy, np. faktury@twojsklep.pl."
+        errors["sender"] = _("Podaj adres nadawcy, np. faktury@twojsklep.pl.")
     try:
         link_days = int(form.get("link_days") or 30)
         if not 1 <= link_days <= 365:
             raise ValueError
     except ValueError:
         link_days = 30
-        errors["link_days"] = "Od 1 do 365 dni."
+        errors["link_days"] = _("Od 1 do 365 dni.")
     if errors:
         raise SettingsRefused(errors)
     settings = mail_settings(merchant_id)
@@ -64,15 +65,15 @@ def save_template(merchant_id: int, template: EmailTemplate | None, form: dict) 
     errors = {}
     name, subject, body = ((form.get(k) or "").strip() for k in ("name", "subject", "body"))
     if not name or len(name) > 100:
-        errors["name"] = "Podaj nazwę (do 100 znaków)."
+        errors["name"] = _("Podaj nazwę (do 100 znaków).")
     if not subject or len(subject) > 300 or "\n" in subject:
-        errors["subject"] = "Podaj temat w jednej linii (do 300 znaków)."
+        errors["subject"] = _("Podaj temat w jednej linii (do 300 znaków).")
     if not body or len(body) > 20000:
-        errors["body"] = "Podaj treść (do 20 000 znaków)."
+        errors["body"] = _("Podaj treść (do 20 000 znaków).")
     duplicate = db.session.scalar(db.select(EmailTemplate).where(EmailTemplate.merchant_id == merchant_id,
                                                                  EmailTemplate.name == name))
     if duplicate is not None and duplicate is not template:
-        errors["name"] = "Szablon o tej nazwie już istnieje."
+        errors["name"] = _("Szablon o tej nazwie już istnieje.")
     if errors:
         raise SettingsRefused(errors)
     template = template or EmailTemplate(merchant_id=merchant_id)
@@ -88,9 +89,9 @@ def add_webhook(merchant_id: int, url: str) -> tuple[Webhook, str]:
     from ..integrations.services import check_base_url
 
     url = (url or "").strip()
-    problem = check_base_url(url) if url else "Podaj adres URL."
+    problem = check_base_url(url) if url else _("Podaj adres URL.")
     if problem or len(url) > 500:
-        raise SettingsRefused({"url": problem or "Adres najwyżej 500 znaków."})
+        raise SettingsRefused({"url": problem or _("Adres najwyżej 500 znaków.")})
     secret = "whsec_" + secrets.token_urlsafe(32)
     hook = Webhook(merchant_id=merchant_id, url=url, secret_encrypted=encrypt_credentials({"secret": secret}))
     db.session.add(hook)

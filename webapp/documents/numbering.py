@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from flask_babel import gettext as _
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -38,11 +39,12 @@ def format_number(fmt: str, sequence: int, issue_date: date) -> str:
 def check_format(fmt: str, reset: str) -> str | None:
     """An error message for a series format that could repeat numbers, or None."""
     if "{nr}" not in fmt:
-        return "Format musi zawierać {nr} (kolejny numer)."
+        return _("Format musi zawierać {nr} (kolejny numer).")
     if reset == "monthly" and not ("{MM}" in fmt and ("{YYYY}" in fmt or "{YY}" in fmt)):
-        return "Numeracja miesięczna wymaga {MM} i {YYYY} (lub {YY}) w formacie, inaczej numery się powtórzą."
+        return _("Numeracja miesięczna wymaga {MM} i {YYYY} (lub {YY}) w formacie, "
+                 "inaczej numery się powtórzą.")
     if reset == "yearly" and not ("{YYYY}" in fmt or "{YY}" in fmt):
-        return "Numeracja roczna wymaga {YYYY} (lub {YY}) w formacie, inaczej numery się powtórzą."
+        return _("Numeracja roczna wymaga {YYYY} (lub {YY}) w formacie, inaczej numery się powtórzą.")
     return None
 
 

@@ -1,6 +1,7 @@
 from datetime import date, timedelta
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from providers import PROVIDERS
@@ -110,13 +111,13 @@ def export(document_id: int):
     integration = integration_for(document)
     try:
         if integration is None:
-            raise ExportRefused("Najpierw połącz usługę księgową w zakładce Integracje.")
+            raise ExportRefused(_("Najpierw połącz usługę księgową w zakładce Integracje."))
         export_document(document, integration, f"użytkownik {current_user.email}")
     except ExportRefused as refused:
         db.session.rollback()
         flash(refused.message + "".join(f" {p.message}" for p in refused.problems), "error")
     else:
-        flash("Eksport zlecony.", "success")
+        flash(_("Eksport zlecony."), "success")
     return redirect(url_for("documents.card", document_id=document.id))
 
 
@@ -156,9 +157,9 @@ def correct(document_id: int):
             quantity = parse_decimal(request.form.get(f"lines[{index}].quantity", ""))
             unit_gross = parse_decimal(request.form.get(f"lines[{index}].unit_gross", ""))
             if quantity is None and not removed:
-                errors[f"lines[{index}].quantity"] = "Podaj ilość (liczba)."
+                errors[f"lines[{index}].quantity"] = _("Podaj ilość (liczba).")
             if unit_gross is None and not removed:
-                errors[f"lines[{index}].unit_gross"] = "Podaj cenę brutto (liczba)."
+                errors[f"lines[{index}].unit_gross"] = _("Podaj cenę brutto (liczba).")
             changes.append(LineChange(index, quantity or line.quantity, unit_gross or line.unit_gross, removed))
         if not errors and request.form.get("preview"):
             preview = preview_correction(invoice, changes, request.form.get("reason", ""))
@@ -170,7 +171,7 @@ def correct(document_id: int):
             except IssueRefused as refused:
                 errors[refused.field or "form"] = refused.message
             else:
-                flash(f"Wystawiono korektę {correction.number}.", "success")
+                flash(_("Wystawiono korektę %(number)s.", number=correction.number), "success")
                 return redirect(url_for("documents.card", document_id=correction.id))
     series = db.session.scalars(owned(Series).where(Series.kind == "correction").order_by(Series.name)).all()
     return render_template("documents/correct.html", invoice=invoice, lines=base, series=series, form=form,

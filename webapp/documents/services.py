@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -24,7 +25,8 @@ def today_in_poland() -> date:
 
 
 class IssueRefused(Exception):
-    """The document cannot be issued; `message` says why and what to do."""
+    """The document cannot be issued; `message` says why and what to do (in the user's language:
+    a job, with no user, writes Polish into its log)."""
 
     def __init__(self, message: str, field: str = ""):
         super().__init__(message)
@@ -47,11 +49,12 @@ def series_for(merchant_id: int, kind: str, series_id: int | None) -> Series:
             db.select(Series).where(Series.merchant_id == merchant_id, Series.id == series_id)
         )
         if series is None or series.kind != kind:
-            raise IssueRefused("Wybierz serię numeracji tego rodzaju dokumentu.", "series_id")
+            raise IssueRefused(_("Wybierz serię numeracji tego rodzaju dokumentu."), "series_id")
         return series
     series = default_series(merchant_id, kind)
     if series is None:
-        raise IssueRefused("Brak serii numeracji dla tego rodzaju dokumentu: dodaj ją w Ustawieniach → Serie.", "series_id")
+        raise IssueRefused(
+            _("Brak serii numeracji dla tego rodzaju dokumentu: dodaj ją w Ustawieniach → Serie."), "series_id")
     return series
 
 
@@ -61,19 +64,21 @@ def existing_document(order: Order, kind: str) -> Document | None:
 
 def _check_issuable(order: Order, kind: str) -> None:
     if kind not in ("invoice", "receipt"):
-        raise IssueRefused("Z zamówienia wystawia się fakturę albo paragon.", "kind")
+        raise IssueRefused(_("Z zamówienia wystawia się fakturę albo paragon."), "kind")
     existing = existing_document(order, kind)
     if existing is not None:
-        raise IssueRefused(f"To zamówienie ma już dokument {existing.number}.", "kind")
+        raise IssueRefused(_("To zamówienie ma już dokument %(number)s.", number=existing.number), "kind")
     if not order.items:
-        raise IssueRefused("Zamówienie nie ma pozycji.", "items")
+        raise IssueRefused(_("Zamówienie nie ma pozycji."), "items")
     if kind == "invoice":
         if order.buyer_is_company and not order.buyer_company_name:
-            raise IssueRefused("Faktura wymaga nazwy firmy nabywcy: uzupełnij zamówienie.", "buyer.company_name")
+            raise IssueRefused(_("Faktura wymaga nazwy firmy nabywcy: uzupełnij zamówienie."),
+                               "buyer.company_name")
         if not order.buyer_is_company and not order.buyer_name:
-            raise IssueRefused("Faktura wymaga imienia i nazwiska nabywcy: uzupełnij zamówienie.", "buyer.name")
+            raise IssueRefused(_("Faktura wymaga imienia i nazwiska nabywcy: uzupełnij zamówienie."),
+                               "buyer.name")
     if order.currency != "PLN" and not order.exchange_rate:
-        raise IssueRefused("Zamówienie w walucie obcej wymaga kursu wymiany.", "exchange_rate")
+        raise IssueRefused(_("Zamówienie w walucie obcej wymaga kursu wymiany."), "exchange_rate")
 
 
 def _line_from(source, role: str, position: int) -> DocumentLine:
@@ -136,7 +141,8 @@ def _save_with_number(document: Document, series: Series, issue_date: date, befo
         db.session.commit()
     except IntegrityError as error:
         db.session.rollback()
-        raise IssueRefused("Ten dokument został właśnie wystawiony w innym oknie lub procesie. Odśwież stronę.") from error
+        raise IssueRefused(
+            _("Ten dokument został właśnie wystawiony w innym oknie lub procesie. Odśwież stronę.")) from error
     return document
 
 
@@ -154,16 +160,16 @@ def issue_correction(invoice: Document, changes: list[LineChange], reason: str, 
                      series_id: int | None = None, user_id: int | None = None,
                      issue_date: date | None = None) -> Document:
     if invoice.kind != "invoice":
-        raise IssueRefused("Korygować można fakturę.", "kind")
+        raise IssueRefused(_("Korygować można fakturę."), "kind")
     reason = (reason or "").strip()
     if not reason:
-        raise IssueRefused("Podaj przyczynę korekty.", "reason")
+        raise IssueRefused(_("Podaj przyczynę korekty."), "reason")
     if len(reason) > 500:
-        raise IssueRefused("Przyczyna korekty: najwyżej 500 znaków.", "reason")
+        raise IssueRefused(_("Przyczyna korekty: najwyżej 500 znaków."), "reason")
     base = latest_state(invoice)
     by_index = {change.index: change for change in changes}
     if any(i < 0 or i >= len(base) for i in by_index):
-        raise IssueRefused("Korekta odnosi się do pozycji, której nie ma na fakturze.", "lines")
+        raise IssueRefused(_("Korekta odnosi się do pozycji, której nie ma na fakturze."), "lines")
     series = series_for(invoice.merchant_id, "correction", series_id)
     issue_date = issue_date or today_in_poland()
     correction = Document(
@@ -185,10 +191,12 @@ def issue_correction(invoice: Document, changes: list[LineChange], reason: str, 
             continue
         else:
             if change.quantity <= 0:
-                raise IssueRefused(f"Pozycja {position + 1}: ilość musi być większa od zera (albo usuń pozycję).",
+                raise IssueRefused(_("Pozycja %(number)d: ilość musi być większa od zera (albo usuń pozycję).",
+                                     number=position + 1),
                                    f"lines[{position}].quantity")
             if change.unit_gross < 0:
-                raise IssueRefused(f"Pozycja {position + 1}: cena nie może być ujemna.", f"lines[{position}].unit_gross")
+                raise IssueRefused(_("Pozycja %(number)d: cena nie może być ujemna.", number=position + 1),
+                                   f"lines[{position}].unit_gross")
             changed |= change.quantity != line.quantity or money(change.unit_gross) != line.unit_gross
             after = _line_from(line, "after", position)
             after.quantity, after.unit_gross = change.quantity, money(change.unit_gross)
@@ -197,7 +205,7 @@ def issue_correction(invoice: Document, changes: list[LineChange], reason: str, 
         correction.lines.append(after)
         after_lines.append(after)
     if not changed:
-        raise IssueRefused("Korekta nic nie zmienia: zmień ilość lub cenę albo usuń pozycję.", "lines")
+        raise IssueRefused(_("Korekta nic nie zmienia: zmień ilość lub cenę albo usuń pozycję."), "lines")
     before_totals = document_totals(correction.lines_of("before"))
     after_totals = document_totals(after_lines)
     correction.total_net = after_totals.net - before_totals.net

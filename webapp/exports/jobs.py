@@ -424,9 +424,10 @@ def check_credentials(provider_key: str, credentials_encrypted: bytes, base_url:
     from ..crypto import decrypt_credentials
 
     cls = PROVIDERS[provider_key]
-    provider = cls(decrypt_credentials(credentials_encrypted), base_url=base_url or None, options=options,
-                   timeout=current_app.config.get("PROVIDER_TIMEOUT", (5, 30)))
     try:
+        # Inside the try: an adapter may refuse malformed credentials already when built.
+        provider = cls(decrypt_credentials(credentials_encrypted), base_url=base_url or None, options=options,
+                       timeout=current_app.config.get("PROVIDER_TIMEOUT", (5, 30)))
         return {"ok": True, "label": provider.check_connection()}
     except AuthenticationFailed as error:
         return {"ok": False, "kind": "auth", "message": f"Usługa odrzuciła dane logowania: {error}"}

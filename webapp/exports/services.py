@@ -7,6 +7,7 @@ import random
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from rq import Queue
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
@@ -105,13 +106,15 @@ def add_export(document: Document, integration: Integration, trigger: str) -> Ex
     """Write the outbox row (not committed: the caller commits it with its own change).
     Refuses when the pre-flight check finds problems, naming each."""
     if document.merchant_id != integration.merchant_id:
-        raise ExportRefused("Integracja należy do innego sprzedawcy.")
+        raise ExportRefused(_("Integracja należy do innego sprzedawcy."))
     existing = db.session.scalar(db.select(Export).where(Export.document_id == document.id)) if document.id else None
     if existing is not None:
-        raise ExportRefused(f"Dokument {document.number} jest już przekazany do integracji „{existing.integration.name}”.")
+        raise ExportRefused(_("Dokument %(number)s jest już przekazany do integracji „%(integration)s”.",
+                              number=document.number, integration=existing.integration.name))
     problems = preflight(document, integration)
     if problems:
-        raise ExportRefused(f"Dokument {document.number} nie przeszedł kontroli przed wysyłką.", problems)
+        raise ExportRefused(
+            _("Dokument %(number)s nie przeszedł kontroli przed wysyłką.", number=document.number), problems)
     export = Export(merchant_id=document.merchant_id, document=document, integration=integration,
                     state="queued", trigger=trigger[:100], field_errors={})
     db.session.add(export)
@@ -203,10 +206,10 @@ def export_document(document: Document, integration: Integration, trigger: str) 
 def retry_export(export: Export, trigger: str) -> Export:
     """A new attempt after the merchant fixed the data (rejected) or to hurry a retry."""
     if export.state not in ("rejected", "retrying"):
-        raise ExportRefused("Ten dokument nie czeka na ponowną próbę.")
+        raise ExportRefused(_("Ten dokument nie czeka na ponowną próbę."))
     problems = preflight(export.document, export.integration)
     if problems:
-        raise ExportRefused("Dokument nadal nie przechodzi kontroli przed wysyłką.", problems)
+        raise ExportRefused(_("Dokument nadal nie przechodzi kontroli przed wysyłką."), problems)
     export.state, export.generation, export.trigger = "queued", export.generation + 1, trigger[:100]
     export.next_attempt_at, export.last_error, export.field_errors = None, "", {}
     db.session.commit()
@@ -217,7 +220,7 @@ def retry_export(export: Export, trigger: str) -> Export:
 def reconcile_export(export: Export, trigger: str) -> Export:
     """Look an in-doubt document up at the service (never a blind re-send)."""
     if export.state not in ("in_doubt", "sending"):
-        raise ExportRefused("Uzgadniać można tylko dokument o niepewnym stanie.")
+        raise ExportRefused(_("Uzgadniać można tylko dokument o niepewnym stanie."))
     export.generation, export.trigger = export.generation + 1, trigger[:100]
     export.state = "in_doubt"
     db.session.commit()
@@ -228,7 +231,7 @@ def reconcile_export(export: Export, trigger: str) -> Export:
 def refresh_export(export: Export, trigger: str) -> Export:
     """Read the service's copy again (number, status, KSeF, PDF) to show changes made there."""
     if export.state != "fetched":
-        raise ExportRefused("Odświeżyć można dokument już pobrany z usługi.")
+        raise ExportRefused(_("Odświeżyć można dokument już pobrany z usługi."))
     export.generation, export.trigger = export.generation + 1, trigger[:100]
     db.session.commit()
     enqueue_fetch(export)

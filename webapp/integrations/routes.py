@@ -4,6 +4,8 @@ and the capability matrix."""
 from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from providers import PROVIDERS
@@ -29,10 +31,12 @@ from .services import (
 
 bp = Blueprint("integrations", __name__, url_prefix="/integrations")
 
-FEATURE_LABELS = {"receipts": "Paragony", "corrections": "Korekty", "numbering_series": "Serie numeracji",
-                  "payments": "Płatności", "sku": "SKU / magazyn"}
-STATE_LABELS = {"queued": "w kolejce", "sending": "wysyłanie", "sent": "wysłany", "fetched": "w usłudze",
-                "rejected": "odrzucony", "retrying": "ponawianie", "in_doubt": "niepewny"}
+FEATURE_LABELS = {"receipts": _l("Paragony"), "corrections": _l("Korekty"),
+                  "numbering_series": _l("Serie numeracji"), "payments": _l("Płatności"),
+                  "sku": _l("SKU / magazyn")}
+STATE_LABELS = {"queued": _l("w kolejce"), "sending": _l("wysyłanie"), "sent": _l("wysłany"),
+                "fetched": _l("w usłudze"), "rejected": _l("odrzucony"), "retrying": _l("ponawianie"),
+                "in_doubt": _l("niepewny")}
 
 
 @bp.app_context_processor
@@ -94,7 +98,8 @@ def connect_form(provider_key: str):
         except IntegrationRefused as refused:
             errors = refused.errors
         else:
-            flash(f"Połączono z {cls.display_name}: {integration.health_message}", "success")
+            flash(_("Połączono z %(service)s: %(account)s", service=cls.display_name,
+                    account=integration.health_message), "success")
             return redirect(url_for("integrations.module", integration_id=integration.id))
     return render_template("integrations/connect.html", cls=cls, form=form, errors=errors, values=values)
 
@@ -112,7 +117,7 @@ def credentials(integration_id: int):
         except IntegrationRefused as refused:
             errors = refused.errors
         else:
-            flash("Nowe dane logowania zapisane i sprawdzone.", "success")
+            flash(_("Nowe dane logowania zapisane i sprawdzone."), "success")
             return redirect(url_for("integrations.module", integration_id=integration.id))
     return render_template("integrations/credentials.html", integration=integration, cls=cls, form=form,
                            errors=errors)
@@ -264,7 +269,7 @@ def export_action(export_id: int, action: str):
         if action == "refresh" and error is None:
             return "", 204  # the background refresh a stale page asks for: nothing to swap
         return render_template("integrations/_export_status.html", export=export, action_error=error)
-    flash(error or "Eksport zlecony.", "error" if error else "success")
+    flash(error or _("Eksport zlecony."), "error" if error else "success")
     return redirect(url_for("documents.card", document_id=export.document_id))
 
 
@@ -290,7 +295,7 @@ def bulk_start(integration_id: int):
     if _is_htmx():
         return render_template("integrations/_bulk_progress.html", integration=integration, run=run,
                                counts=progress(run))
-    flash("Eksport zbiorczy uruchomiony.", "success")
+    flash(_("Eksport zbiorczy uruchomiony."), "success")
     return redirect(url_for("integrations.bulk_run", integration_id=integration.id, run_id=run.id))
 
 

@@ -6,6 +6,7 @@ import socket
 from urllib.parse import urlsplit
 
 from flask import current_app
+from flask_babel import gettext as _
 from rq import Queue
 
 from providers import PROVIDERS
@@ -33,19 +34,19 @@ def check_base_url(base_url: str) -> str | None:
     private networks only in demo/sandbox mode, so the hub cannot be aimed at internal hosts."""
     parts = urlsplit(base_url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        return "Podaj pełny adres, np. https://twojafirma.fakturownia.pl"
+        return _("Podaj pełny adres, np. https://twojafirma.fakturownia.pl")
     if current_app.config.get("DEMO_MODE"):
         return None
     if parts.scheme != "https":
-        return "Adres usługi musi zaczynać się od https://"
+        return _("Adres usługi musi zaczynać się od https://")
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
     except socket.gaierror:
-        return "Nie można odnaleźć tego adresu."
+        return _("Nie można odnaleźć tego adresu.")
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
         if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
-            return "Adres wskazuje sieć prywatną lub lokalną: niedozwolone poza trybem demo."
+            return _("Adres wskazuje sieć prywatną lub lokalną: niedozwolone poza trybem demo.")
     return None
 
 
@@ -54,9 +55,9 @@ def _clean_credentials(provider_key: str, form: dict) -> tuple[dict[str, str], d
     for field in PROVIDERS[provider_key].credential_fields:
         value = (form.get(field.name) or "").strip()
         if field.required and not value:
-            errors[field.name] = f"Podaj: {field.label}."
+            errors[field.name] = _("Podaj: %(label)s.", label=field.label)
         elif len(value) > 500:
-            errors[field.name] = "Za długie (najwyżej 500 znaków)."
+            errors[field.name] = _("Za długie (najwyżej 500 znaków).")
         elif value:
             credentials[field.name] = value
     return credentials, errors
@@ -69,10 +70,10 @@ def connect(merchant_id: int, provider_key: str, form: dict) -> Integration:
 
     cls = PROVIDERS.get(provider_key)
     if cls is None or not cls.connectable:
-        raise IntegrationRefused({"provider": "Tej usługi nie można jeszcze połączyć."})
+        raise IntegrationRefused({"provider": _("Tej usługi nie można jeszcze połączyć.")})
     name = (form.get("name") or "").strip() or cls.display_name
     if len(name) > 100:
-        raise IntegrationRefused({"name": "Nazwa: najwyżej 100 znaków."})
+        raise IntegrationRefused({"name": _("Nazwa: najwyżej 100 znaków.")})
     credentials, errors = _clean_credentials(provider_key, form)
     base_url = (form.get("base_url") or "").strip() or None
     if base_url:
@@ -126,8 +127,8 @@ def save_configuration(integration: Integration, form: dict) -> None:
     cls = PROVIDERS[integration.provider]
     numbering = form.get("numbering", "service")
     if numbering not in ("service", "hub"):
-        raise IntegrationRefused({"numbering": "Wybierz numerację usługi albo huba."})
-    errors = {f"option.{key}": "Najwyżej 200 znaków." for key in cls.option_fields
+        raise IntegrationRefused({"numbering": _("Wybierz numerację usługi albo huba.")})
+    errors = {f"option.{key}": _("Najwyżej 200 znaków.") for key in cls.option_fields
               if len((form.get(f"option.{key}") or "").strip()) > 200}
     if errors:
         raise IntegrationRefused(errors)
@@ -156,7 +157,7 @@ def save_series_links(integration: Integration, form: dict, hub_series_ids: list
     for series_id in hub_series_ids:
         value = (form.get(f"series.{series_id}") or "").strip()
         if value and value not in allowed:
-            errors[f"series.{series_id}"] = "Tej serii nie ma w usłudze: odśwież listę."
+            errors[f"series.{series_id}"] = _("Tej serii nie ma w usłudze: odśwież listę.")
         links[str(series_id)] = value or None
     if errors:
         raise IntegrationRefused(errors)
@@ -177,7 +178,7 @@ def save_payment_links(integration: Integration, form: dict) -> None:
     for name in payment_names(integration.merchant_id):
         value = (form.get(f"payment:{name}") or "").strip()
         if value and value not in allowed:
-            errors[f"payment:{name}"] = "Nieznany rodzaj płatności usługi."
+            errors[f"payment:{name}"] = _("Nieznany rodzaj płatności usługi.")
         elif value:
             links[name] = value
     if errors:

@@ -2,7 +2,8 @@
 
 `validate_order(payload)` takes the API's JSON shape (strings or numbers) and returns
 `(clean, errors)`: `clean` is ready to save, `errors` maps a field path (`buyer.tax_id`,
-`items[2].quantity`) to a Polish message saying what is wrong. Nothing is saved when errors exist.
+`items[2].quantity`) to a message saying what is wrong, in the user's language (the API's is Polish).
+Nothing is saved when errors exist.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.pl import nip
@@ -52,18 +54,19 @@ def _text(value, field: str, errors: Errors, max_len: int, required: bool = Fals
     if value is None:
         value = ""
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
-        errors.add(field, "Oczekiwano tekstu.")
+        errors.add(field, _("Oczekiwano tekstu."))
         return ""
     text = unicodedata.normalize("NFC", str(value)).strip()
     control = _CONTROL if multiline else re.compile(r"[\x00-\x1f\x7f]")
     if control.search(text):
-        errors.add(field, "Zawiera niedozwolone znaki sterujące.")
+        errors.add(field, _("Zawiera niedozwolone znaki sterujące."))
         return ""
     if len(text) > max_len:
-        errors.add(field, f"Za długie: najwyżej {max_len} znaków (jest {len(text)}).")
+        errors.add(field, _("Za długie: najwyżej %(max)d znaków (jest %(length)d).", max=max_len,
+                            length=len(text)))
         return ""
     if required and not text:
-        errors.add(field, "Pole wymagane.")
+        errors.add(field, _("Pole wymagane."))
     return text
 
 
@@ -90,20 +93,21 @@ def parse_decimal(value) -> Decimal | None:
 def _decimal(value, field: str, errors: Errors, *, places: int, minimum: Decimal, maximum: Decimal,
              allow_zero: bool = True) -> Decimal | None:
     if value is None or value == "":
-        errors.add(field, "Pole wymagane.")
+        errors.add(field, _("Pole wymagane."))
         return None
     number = parse_decimal(value)
     if number is None:
-        errors.add(field, "To nie jest liczba.")
+        errors.add(field, _("To nie jest liczba."))
         return None
     if number < minimum or (not allow_zero and number == 0):
-        errors.add(field, "Musi być większe od zera." if not allow_zero else f"Nie może być mniejsze niż {minimum}.")
+        errors.add(field, _("Musi być większe od zera.") if not allow_zero
+                   else _("Nie może być mniejsze niż %(minimum)s.", minimum=minimum))
         return None
     if number > maximum:
-        errors.add(field, f"Za duże: najwyżej {maximum}.")
+        errors.add(field, _("Za duże: najwyżej %(maximum)s.", maximum=maximum))
         return None
     if number.as_tuple().exponent < -places:
-        errors.add(field, f"Najwyżej {places} miejsca po przecinku.")
+        errors.add(field, _("Najwyżej %(places)d miejsca po przecinku.", places=places))
         return None
     return number
 
@@ -119,7 +123,7 @@ def _bool(value, field: str, errors: Errors) -> bool:
         return True
     if isinstance(value, str) and value.strip().lower() in ("false", "nie", "no", "off", "f", "n"):
         return False
-    errors.add(field, "Oczekiwano tak/nie.")
+    errors.add(field, _("Oczekiwano tak/nie."))
     return False
 
 
@@ -127,12 +131,12 @@ def _date(value, field: str, errors: Errors) -> date | None:
     if value in (None, ""):
         return None
     if not isinstance(value, str):
-        errors.add(field, "Data w formacie RRRR-MM-DD.")
+        errors.add(field, _("Data w formacie RRRR-MM-DD."))
         return None
     try:
         return date.fromisoformat(value.strip()[:10])
     except ValueError:
-        errors.add(field, "Data w formacie RRRR-MM-DD.")
+        errors.add(field, _("Data w formacie RRRR-MM-DD."))
         return None
 
 
@@ -140,12 +144,12 @@ def _datetime(value, field: str, errors: Errors) -> datetime | None:
     if value in (None, ""):
         return None
     if not isinstance(value, str):
-        errors.add(field, "Data i czas w formacie ISO 8601.")
+        errors.add(field, _("Data i czas w formacie ISO 8601."))
         return None
     try:
         parsed = datetime.fromisoformat(value.strip())  # Python 3.11 reads a trailing "Z" itself
     except ValueError:
-        errors.add(field, "Data i czas w formacie ISO 8601, np. 2026-11-25T10:00:00+01:00.")
+        errors.add(field, _("Data i czas w formacie ISO 8601, np. 2026-11-25T10:00:00+01:00."))
         return None
     if parsed.tzinfo is None:
         # A shop that sends local time means Polish time.
@@ -163,16 +167,17 @@ def check_tax_id(tax_id: str, country: str) -> str | None:
         try:
             nip.validate(number)
         except StdnumError:
-            return "Nieprawidłowy NIP (10 cyfr z poprawną sumą kontrolną)."
+            return _("Nieprawidłowy NIP (10 cyfr z poprawną sumą kontrolną).")
         return None
     if country in EU_COUNTRIES:
         try:
             eu_vat.validate(compact if compact[:2].isalpha() else country + compact)
         except StdnumError:
-            return f"Nieprawidłowy numer VAT UE dla kraju {country} (z prefiksem kraju, np. DE123456789)."
+            return _("Nieprawidłowy numer VAT UE dla kraju %(country)s (z prefiksem kraju, np. DE123456789).",
+                     country=country)
         return None
     if not re.fullmatch(r"[A-Z0-9]{2,20}", compact):
-        return "Numer podatkowy: litery i cyfry, najwyżej 20 znaków."
+        return _("Numer podatkowy: litery i cyfry, najwyżej 20 znaków.")
     return None
 
 
@@ -189,21 +194,21 @@ def _validate_buyer(raw, errors: Errors) -> dict:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        errors.add("buyer", "Oczekiwano obiektu z danymi nabywcy.")
+        errors.add("buyer", _("Oczekiwano obiektu z danymi nabywcy."))
         return {}
     buyer = {name: _text(raw.get(name), f"buyer.{name}", errors, max_len) for name, max_len in BUYER_FIELDS.items()}
     kind = raw.get("type", "person")
     if kind not in ("person", "company"):
-        errors.add("buyer.type", "Dozwolone: person (osoba) lub company (firma).")
+        errors.add("buyer.type", _("Dozwolone: person (osoba) lub company (firma)."))
     buyer["is_company"] = kind == "company"
     buyer["country"] = (buyer["country"] or "PL").upper()
     if not _COUNTRY.match(buyer["country"]):
-        errors.add("buyer.country", "Kod kraju ISO, dwie litery (np. PL, DE).")
+        errors.add("buyer.country", _("Kod kraju ISO, dwie litery (np. PL, DE)."))
     if buyer["is_company"]:
         if not buyer["company_name"]:
-            errors.add("buyer.company_name", "Podaj nazwę firmy nabywcy.")
+            errors.add("buyer.company_name", _("Podaj nazwę firmy nabywcy."))
         if not buyer["tax_id"] and buyer["country"] == "PL":
-            errors.add("buyer.tax_id", "Firma z Polski wymaga NIP.")
+            errors.add("buyer.tax_id", _("Firma z Polski wymaga NIP."))
     if buyer["tax_id"]:
         problem = check_tax_id(buyer["tax_id"], buyer["country"])
         if problem:
@@ -214,14 +219,14 @@ def _validate_buyer(raw, errors: Errors) -> dict:
         try:
             buyer["email"] = validate_email(buyer["email"], check_deliverability=False).normalized
         except EmailNotValidError:
-            errors.add("buyer.email", "Nieprawidłowy adres e-mail.")
+            errors.add("buyer.email", _("Nieprawidłowy adres e-mail."))
     return buyer
 
 
 def _validate_item(raw, index: int, errors: Errors, shipping: bool = False) -> dict | None:
     prefix = "shipping" if shipping else f"items[{index}]"
     if not isinstance(raw, dict):
-        errors.add(prefix, "Oczekiwano obiektu pozycji.")
+        errors.add(prefix, _("Oczekiwano obiektu pozycji."))
         return None
     item = {name: _text(raw.get(name), f"{prefix}.{name}", errors, max_len) for name, max_len in ITEM_TEXT_FIELDS.items()}
     if shipping:
@@ -231,7 +236,7 @@ def _validate_item(raw, index: int, errors: Errors, shipping: bool = False) -> d
         price_field = f"{prefix}.gross"
     else:
         if not item["name"]:
-            errors.add(f"{prefix}.name", "Podaj nazwę pozycji.")
+            errors.add(f"{prefix}.name", _("Podaj nazwę pozycji."))
         quantity = _decimal(raw.get("quantity"), f"{prefix}.quantity", errors, places=3,
                             minimum=Decimal(0), maximum=MAX_QUANTITY, allow_zero=False)
         price_value = raw.get("unit_gross")
@@ -240,7 +245,7 @@ def _validate_item(raw, index: int, errors: Errors, shipping: bool = False) -> d
     rate = raw.get("vat_rate")
     rate = str(rate).strip().lower().removesuffix("%") if isinstance(rate, (str, int)) and not isinstance(rate, bool) else rate
     if rate not in VAT_RATES:
-        errors.add(f"{prefix}.vat_rate", "Stawka VAT: 23, 8, 5, 0, zw, np lub oo.")
+        errors.add(f"{prefix}.vat_rate", _("Stawka VAT: 23, 8, 5, 0, zw, np lub oo."))
     item.update(quantity=quantity, unit_gross=unit_gross, vat_rate=rate, is_shipping=shipping)
     item["unit"] = item["unit"] or "szt."
     return item
@@ -249,7 +254,7 @@ def _validate_item(raw, index: int, errors: Errors, shipping: bool = False) -> d
 def validate_order(payload) -> tuple[dict, dict[str, str]]:
     errors = Errors()
     if not isinstance(payload, dict):
-        return {}, {"body": "Oczekiwano obiektu JSON z danymi zamówienia."}
+        return {}, {"body": _("Oczekiwano obiektu JSON z danymi zamówienia.")}
     clean = {
         "source": _text(payload.get("source"), "source", errors, 100, required=True),
         "shop_order_id": _text(payload.get("shop_order_id"), "shop_order_id", errors, 100, required=True),
@@ -260,7 +265,7 @@ def validate_order(payload) -> tuple[dict, dict[str, str]]:
     }
     currency = _text(payload.get("currency") or "PLN", "currency", errors, 3).upper()
     if not _CURRENCY.match(currency):
-        errors.add("currency", "Kod waluty ISO 4217, trzy litery (np. PLN, EUR).")
+        errors.add("currency", _("Kod waluty ISO 4217, trzy litery (np. PLN, EUR)."))
     clean["currency"] = currency
     clean["exchange_rate"] = None
     if currency != "PLN":
@@ -269,7 +274,7 @@ def validate_order(payload) -> tuple[dict, dict[str, str]]:
 
     payment = payload.get("payment") or {}
     if not isinstance(payment, dict):
-        errors.add("payment", "Oczekiwano obiektu z danymi płatności.")
+        errors.add("payment", _("Oczekiwano obiektu z danymi płatności."))
         payment = {}
     clean["payment_method"] = _text(payment.get("method"), "payment.method", errors, 100)
     clean["paid"] = _bool(payment.get("paid"), "payment.paid", errors)
@@ -278,9 +283,10 @@ def validate_order(payload) -> tuple[dict, dict[str, str]]:
     items = payload.get("items")
     clean["items"] = []
     if not isinstance(items, list) or not items:
-        errors.add("items", "Zamówienie musi mieć co najmniej jedną pozycję.")
+        errors.add("items", _("Zamówienie musi mieć co najmniej jedną pozycję."))
     elif len(items) > MAX_ITEMS:
-        errors.add("items", f"Najwyżej {MAX_ITEMS} pozycji w jednym zamówieniu (jest {len(items)}).")
+        errors.add("items", _("Najwyżej %(max)d pozycji w jednym zamówieniu (jest %(count)d).", max=MAX_ITEMS,
+                                  count=len(items)))
     else:
         clean["items"] = [_validate_item(raw, i, errors) for i, raw in enumerate(items)]
     shipping = payload.get("shipping")

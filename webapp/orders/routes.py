@@ -1,4 +1,6 @@
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import or_
 from sqlalchemy.orm import selectinload
@@ -83,7 +85,7 @@ def issue(order_id: int):
     except IssueRefused as refused:
         flash(refused.message, "error")
         return redirect(url_for("orders.card", order_id=order.id))
-    flash(f"Wystawiono: {document.title} {document.number}.", "success")
+    flash(_("Wystawiono: %(title)s %(number)s.", title=document.title, number=document.number), "success")
     return redirect(url_for("documents.card", document_id=document.id))
 
 
@@ -99,7 +101,8 @@ def send_email(order_id: int):
     except MailRefused as refused:
         flash(refused.message, "error")
     else:
-        flash(f"E-mail „{log.subject}” do {log.recipient} w kolejce do wysłania.", "success")
+        flash(_("E-mail „%(subject)s” do %(recipient)s w kolejce do wysłania.", subject=log.subject,
+                recipient=log.recipient), "success")
     return redirect(url_for("orders.card", order_id=order.id))
 
 
@@ -114,7 +117,7 @@ def set_status(order_id: int):
     except OrderRejected as rejected:
         flash(rejected.errors["status"], "error")
     else:
-        flash(f"Status zmieniony na „{status.name}”.", "success")
+        flash(_("Status zmieniony na „%(status)s”.", status=status.name), "success")
     return redirect(url_for("orders.card", order_id=order.id))
 
 
@@ -126,7 +129,7 @@ def bulk_issue():
     kind = request.form.get("kind", "invoice")
     ids = [int(i) for i in request.form.getlist("order_ids") if i.isdigit()][:500]
     if not ids:
-        flash("Zaznacz zamówienia na liście.", "error")
+        flash(_("Zaznacz zamówienia na liście."), "error")
         return redirect(url_for("orders.index"))
     orders = db.session.scalars(owned(Order).where(Order.id.in_(ids)).order_by(Order.id)).all()
     issued, refused = [], []
@@ -138,7 +141,9 @@ def bulk_issue():
         except IssueRefused as error:
             refused.append(f"{order.source} #{order.shop_order_id}: {error.message}")
     if issued:
-        flash(f"Wystawiono {len(issued)}: {', '.join(issued[:20])}{'…' if len(issued) > 20 else ''}", "success")
+        numbers = ", ".join(issued[:20]) + ("…" if len(issued) > 20 else "")
+        flash(ngettext("Wystawiono %(num)d: %(numbers)s", "Wystawiono %(num)d: %(numbers)s", len(issued),
+                       numbers=numbers), "success")
     for line in refused[:20]:
         flash(line, "error")
     return redirect(request.referrer if request.referrer and request.referrer.startswith(request.host_url)
@@ -154,11 +159,11 @@ def _payload_from_form(form) -> dict:
         if key == "csrf_token":
             continue
         if key.startswith("items["):
-            index, _, name = key.removeprefix("items[").partition("].")
+            index, _sep, name = key.removeprefix("items[").partition("].")
             if index.isdigit() and int(index) < 1000:
                 items.setdefault(int(index), {})[name] = value
         elif "." in key:
-            group, _, name = key.partition(".")
+            group, _sep, name = key.partition(".")
             if group in ("buyer", "payment", "shipping"):
                 payload.setdefault(group, {})[name] = value
         else:
@@ -184,7 +189,7 @@ def new():
         except OrderRejected as rejected:
             errors = rejected.errors
         else:
-            flash("Zamówienie zapisane." if created else "To zamówienie już istnieje (źródło i numer).",
+            flash(_("Zamówienie zapisane.") if created else _("To zamówienie już istnieje (źródło i numer)."),
                   "success" if created else "info")
             return redirect(url_for("orders.card", order_id=order.id))
     item_rows = max(3, 1 + max((int(k[6:k.index("]")]) for k in values if k.startswith("items[")), default=0))
@@ -202,7 +207,7 @@ def import_csv():
             abort(400)
         upload = request.files.get("file")
         if upload is None or not upload.filename:
-            flash("Wybierz plik CSV.", "error")
+            flash(_("Wybierz plik CSV."), "error")
         else:
             report = import_orders_csv(current_merchant_id(), upload.read())
     return render_template("orders/import.html", form=form, report=report, columns=CSV_COLUMNS)

@@ -6,6 +6,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -44,7 +45,8 @@ def create_order(merchant_id: int, payload: dict) -> tuple[Order, bool]:
     twice returns the first order unchanged: shops resend orders, the hub must not duplicate."""
     clean, errors = validate_order(payload)
     if not errors and clean["status"] and status_by_name(merchant_id, clean["status"]) is None:
-        errors = {"status": f"Nieznany status „{clean['status']}”: dodaj go w Ustawieniach albo pomiń pole."}
+        errors = {"status": _("Nieznany status „%(status)s”: dodaj go w Ustawieniach albo pomiń pole.",
+                               status=clean["status"])}
     if errors:
         raise OrderRejected(errors)
     existing = find_order(merchant_id, clean["source"], clean["shop_order_id"])
@@ -125,7 +127,7 @@ def change_status(order: Order, status_id: int) -> OrderStatus:
         db.select(OrderStatus).where(OrderStatus.merchant_id == order.merchant_id, OrderStatus.id == status_id)
     )
     if status is None:
-        raise OrderRejected({"status": "Wybierz status z listy."})
+        raise OrderRejected({"status": _("Wybierz status z listy.")})
     order.status = status
     db.session.commit()
     from ..automation.services import fire
@@ -206,7 +208,7 @@ def import_orders_csv(merchant_id: int, data: bytes) -> ImportReport:
         try:
             text = data.decode("cp1250")  # Excel in Poland saves CSV in Windows-1250
         except UnicodeDecodeError:
-            report.error = "Nie można odczytać pliku: zapisz go jako CSV w UTF-8."
+            report.error = _("Nie można odczytać pliku: zapisz go jako CSV w UTF-8.")
             return report
     sample = text[:4096]
     try:
@@ -217,7 +219,8 @@ def import_orders_csv(merchant_id: int, data: bytes) -> ImportReport:
     headers = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED_COLUMNS if c not in headers]
     if missing:
-        report.error = f"Brak kolumn: {', '.join(missing)}. Pobierz wzór pliku CSV i porównaj nagłówek."
+        report.error = _("Brak kolumn: %(columns)s. Pobierz wzór pliku CSV i porównaj nagłówek.",
+                         columns=", ".join(missing))
         return report
 
     groups: list[tuple[list[int], list[dict]]] = []
@@ -239,7 +242,7 @@ def import_orders_csv(merchant_id: int, data: bytes) -> ImportReport:
             report.rows.extend(RowResult(n, ref, "error", reason) for n in row_numbers)
             continue
         outcome = "imported" if created else "skipped"
-        reason = "" if created else "Zamówienie już istnieje (to samo źródło i numer)."
+        reason = "" if created else _("Zamówienie już istnieje (to samo źródło i numer).")
         report.rows.extend(RowResult(n, ref, outcome, reason) for n in row_numbers)
     return report
 
@@ -256,6 +259,7 @@ def _csv_field(path: str) -> str:
     if path.startswith("buyer."):
         return path.removeprefix("buyer.")
     if path.startswith("items["):
-        index, _, name = path.partition("].")
-        return f"wiersz pozycji {int(index.removeprefix('items[')) + 1}, {'item_name' if name == 'name' else name}"
+        index, _sep, name = path.partition("].")
+        return _("wiersz pozycji %(number)d, %(column)s", number=int(index.removeprefix("items[")) + 1,
+                 column="item_name" if name == "name" else name)
     return path

@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import BooleanField, IntegerField, SelectField, StringField
@@ -7,17 +8,22 @@ from ..orders.intake import check_tax_id
 
 
 class MerchantForm(FlaskForm):
-    company_name = StringField("Nazwa firmy (sprzedawca)", validators=[DataRequired("Podaj nazwę firmy."), Length(max=300)])
-    tax_id = StringField("NIP", validators=[DataRequired("Podaj NIP."), Length(max=20)])
-    street = StringField("Ulica i numer", validators=[DataRequired("Podaj adres."), Length(max=200)])
-    post_code = StringField("Kod pocztowy", validators=[DataRequired("Podaj kod pocztowy."), Length(max=20)])
-    city = StringField("Miejscowość", validators=[DataRequired("Podaj miejscowość."), Length(max=100)])
-    country = StringField("Kraj (kod ISO)", default="PL", validators=[DataRequired(), Length(min=2, max=2)])
-    bank_account = StringField("Rachunek bankowy", validators=[Optional(), Length(max=64)])
-    email = StringField("E-mail", validators=[Optional(), Length(max=200)])
-    phone = StringField("Telefon", validators=[Optional(), Length(max=50)])
-    place_of_issue = StringField("Miejsce wystawienia", validators=[Optional(), Length(max=100)])
-    logo = FileField("Logo (PNG, do 500 kB)", validators=[FileAllowed(["png"], "Logo musi być plikiem PNG.")])
+    company_name = StringField(_l("Nazwa firmy (sprzedawca)"),
+                               validators=[DataRequired(_l("Podaj nazwę firmy.")), Length(max=300)])
+    tax_id = StringField(_l("NIP"), validators=[DataRequired(_l("Podaj NIP.")), Length(max=20)])
+    street = StringField(_l("Ulica i numer"), validators=[DataRequired(_l("Podaj adres.")), Length(max=200)])
+    post_code = StringField(_l("Kod pocztowy"),
+                            validators=[DataRequired(_l("Podaj kod pocztowy.")), Length(max=20)])
+    city = StringField(_l("Miejscowość"),
+                       validators=[DataRequired(_l("Podaj miejscowość.")), Length(max=100)])
+    country = StringField(_l("Kraj (kod ISO)"), default="PL",
+                          validators=[DataRequired(), Length(min=2, max=2)])
+    bank_account = StringField(_l("Rachunek bankowy"), validators=[Optional(), Length(max=64)])
+    email = StringField(_l("E-mail"), validators=[Optional(), Length(max=200)])
+    phone = StringField(_l("Telefon"), validators=[Optional(), Length(max=50)])
+    place_of_issue = StringField(_l("Miejsce wystawienia"), validators=[Optional(), Length(max=100)])
+    logo = FileField(_l("Logo (PNG, do 500 kB)"),
+                     validators=[FileAllowed(["png"], _l("Logo musi być plikiem PNG."))])
 
     def validate_tax_id(self, field):
         problem = check_tax_id(field.data or "", (self.country.data or "PL").upper())
@@ -26,20 +32,23 @@ class MerchantForm(FlaskForm):
 
 
 class SeriesForm(FlaskForm):
-    name = StringField("Nazwa", validators=[DataRequired("Podaj nazwę serii."), Length(max=100)])
-    kind = SelectField("Rodzaj", choices=[("invoice", "Faktura"), ("receipt", "Paragon"), ("correction", "Korekta")])
-    format = StringField("Format numeru", default="FV/{nr}/{MM}/{YYYY}",
-                         validators=[DataRequired("Podaj format."), Length(max=100)])
-    reset = SelectField("Numeracja od nowa", choices=[("monthly", "co miesiąc"), ("yearly", "co rok"), ("never", "nigdy")])
-    payment_days = IntegerField("Termin płatności (dni)", default=7,
-                                validators=[NumberRange(0, 365, "Od 0 do 365 dni.")])
-    hide_payment_date = BooleanField("Nie wyświetlaj terminu płatności")
-    is_default = BooleanField("Domyślna seria dla tego rodzaju")
+    name = StringField(_l("Nazwa"), validators=[DataRequired(_l("Podaj nazwę serii.")), Length(max=100)])
+    kind = SelectField(_l("Rodzaj"), choices=[("invoice", _l("Faktura")), ("receipt", _l("Paragon")),
+                                              ("correction", _l("Korekta"))])
+    format = StringField(_l("Format numeru"), default="FV/{nr}/{MM}/{YYYY}",
+                         validators=[DataRequired(_l("Podaj format.")), Length(max=100)])
+    reset = SelectField(_l("Numeracja od nowa"), choices=[("monthly", _l("co miesiąc")), ("yearly", _l("co rok")),
+                                                          ("never", _l("nigdy"))])
+    payment_days = IntegerField(_l("Termin płatności (dni)"), default=7,
+                                validators=[NumberRange(0, 365, _l("Od 0 do 365 dni."))])
+    hide_payment_date = BooleanField(_l("Nie wyświetlaj terminu płatności"))
+    is_default = BooleanField(_l("Domyślna seria dla tego rodzaju"))
 
 
 class StatusForm(FlaskForm):
-    name = StringField("Nazwa statusu", validators=[DataRequired("Podaj nazwę."), Length(max=60)])
+    name = StringField(_l("Nazwa statusu"), validators=[DataRequired(_l("Podaj nazwę.")), Length(max=60)])
 
 
 class TokenForm(FlaskForm):
-    name = StringField("Nazwa tokenu (np. sklep)", validators=[DataRequired("Podaj nazwę."), Length(max=100)])
+    name = StringField(_l("Nazwa tokenu (np. sklep)"),
+                       validators=[DataRequired(_l("Podaj nazwę.")), Length(max=100)])

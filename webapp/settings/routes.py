@@ -1,4 +1,5 @@
 from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from ..extensions import db
@@ -28,7 +29,7 @@ def merchant():
     if form.validate_on_submit():
         logo = form.logo.data.read() if form.logo.data else None
         if logo is not None and len(logo) > MAX_LOGO_BYTES:
-            form.logo.errors.append("Logo może mieć najwyżej 500 kB.")
+            form.logo.errors.append(_("Logo może mieć najwyżej 500 kB."))
         else:
             for field in ("company_name", "tax_id", "street", "post_code", "city", "bank_account", "email", "phone",
                           "place_of_issue"):
@@ -37,7 +38,7 @@ def merchant():
             if logo:
                 merchant.logo_png = logo
             db.session.commit()
-            flash("Dane sprzedawcy zapisane. Nowe dokumenty będą je zawierać.", "success")
+            flash(_("Dane sprzedawcy zapisane. Nowe dokumenty będą je zawierać."), "success")
             return redirect(url_for("settings.merchant"))
     return render_template("settings/merchant.html", form=form)
 
@@ -52,7 +53,7 @@ def statuses():
         except SettingRefused as refused:
             form.name.errors.append(refused.message)
         else:
-            flash("Status dodany.", "success")
+            flash(_("Status dodany."), "success")
             return redirect(url_for("settings.statuses"))
     rows = db.session.scalars(owned(OrderStatus).order_by(OrderStatus.position)).all()
     return render_template("settings/statuses.html", form=form, statuses=rows, delete_form=EmptyForm())
@@ -69,7 +70,7 @@ def delete_status_view(status_id: int):
     except SettingRefused as refused:
         flash(refused.message, "error")
     else:
-        flash("Status usunięty.", "success")
+        flash(_("Status usunięty."), "success")
     return redirect(url_for("settings.statuses"))
 
 
@@ -92,7 +93,7 @@ def series_edit(series_id: int | None):
         except SettingRefused as refused:
             getattr(form, refused.field).errors.append(refused.message)
         else:
-            flash("Seria zapisana.", "success")
+            flash(_("Seria zapisana."), "success")
             return redirect(url_for("settings.series_list"))
     return render_template("settings/series_edit.html", form=form, series=series)
 
@@ -117,5 +118,5 @@ def revoke_token(token_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     revoke_api_token(token)
-    flash(f"Token „{token.name}” unieważniony.", "success")
+    flash(_("Token „%(name)s” unieważniony.", name=token.name), "success")
     return redirect(url_for("settings.api_tokens"))

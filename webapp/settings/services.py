@@ -1,6 +1,8 @@
 """Merchant settings: seller data, order statuses, numbering series, API tokens."""
 import secrets
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func
 
 from ..documents.numbering import check_format
@@ -22,7 +24,7 @@ def add_default_statuses(merchant_id: int) -> None:
 def add_status(merchant_id: int, name: str) -> OrderStatus:
     name = name.strip()
     if db.session.scalar(db.select(OrderStatus).where(OrderStatus.merchant_id == merchant_id, OrderStatus.name == name)):
-        raise SettingRefused("name", "Taki status już istnieje.")
+        raise SettingRefused("name", _("Taki status już istnieje."))
     position = db.session.scalar(
         db.select(func.coalesce(func.max(OrderStatus.position), -1)).where(OrderStatus.merchant_id == merchant_id)
     ) + 1
@@ -35,7 +37,9 @@ def add_status(merchant_id: int, name: str) -> OrderStatus:
 def delete_status(status: OrderStatus) -> None:
     in_use = db.session.scalar(db.select(func.count(Order.id)).where(Order.status_id == status.id))
     if in_use:
-        raise SettingRefused("status", f"Status „{status.name}” ma {in_use} zamówień: najpierw zmień ich status.")
+        raise SettingRefused("status", ngettext(
+            "Status „%(status)s” ma %(num)d zamówienie: najpierw zmień jego status.",
+            "Status „%(status)s” ma %(num)d zamówień: najpierw zmień ich status.", in_use, status=status.name))
     db.session.delete(status)
     db.session.commit()
 
@@ -48,14 +52,14 @@ def save_series(merchant_id: int, series: Series | None, data: dict) -> Series:
         db.select(Series).where(Series.merchant_id == merchant_id, Series.name == data["name"].strip())
     )
     if duplicate is not None and duplicate is not series:
-        raise SettingRefused("name", "Seria o tej nazwie już istnieje.")
+        raise SettingRefused("name", _("Seria o tej nazwie już istnieje."))
     if series is None:
         series = Series(merchant_id=merchant_id)
         db.session.add(series)
     elif data["kind"] != series.kind and db.session.scalar(
         db.select(func.count(Document.id)).where(Document.series_id == series.id)
     ):
-        raise SettingRefused("kind", "W tej serii są już dokumenty: rodzaju nie można zmienić.")
+        raise SettingRefused("kind", _("W tej serii są już dokumenty: rodzaju nie można zmienić."))
     series.name = data["name"].strip()
     series.kind = data["kind"]
     series.format = data["format"].strip()
