@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import abc
 import email.utils
+import re
 import time
+import unicodedata
 import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import KW_ONLY, dataclass, field
@@ -278,6 +280,79 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - now).total_seconds())
 
 
+def retry_after(response: requests.Response) -> float | None:
+    return parse_retry_after(response.headers.get("Retry-After"))
+
+
+def json_or_none(response: requests.Response) -> Any:
+    """The answer's JSON, or None when it is not JSON (an HTML error page, nothing)."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def path_id(value: str) -> str:
+    """An id as one URL path segment (never a way to reach another path)."""
+    return urllib.parse.quote(str(value), safe="")
+
+
+def header_safe(value: str) -> bool:
+    """Printable ASCII without spaces: what an HTTP header (or a signed login) can carry."""
+    return re.fullmatch(r"[\x21-\x7e]+", value or "") is not None
+
+
+def ascii_fold(text: str) -> str:
+    """'Płatność Gotówką ' → 'platnosc gotowka': lower-case ASCII, for matching Polish words."""
+    text = (text or "").strip().lower().replace("ł", "l")
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+# An on/off option as typed in the settings form ("1", "tak", "true") or a real bool from code.
+ON_WORDS = frozenset({"1", "true", "tak", "yes", "on", "t", "y"})
+
+
+def option_on(value: Any, default: bool = False) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value if value is not None else "").strip().lower()
+    return text in ON_WORDS if text else default
+
+
+# A service without an external-id field gets our reference printed in a note it returns whole;
+# a look-up finds the document by this line.
+REFERENCE_LABEL = "Nr ref."
+
+
+def reference_line(reference: str) -> str:
+    return f"{REFERENCE_LABEL}: {reference}"
+
+
+def has_reference(text: str | None, reference: str) -> bool:
+    """Our reference line in a note (a lost colon or extra spaces tolerated; IB-1 is not IB-12)."""
+    if not text or not reference:
+        return False
+    pattern = rf"{re.escape(REFERENCE_LABEL)}\s*:?\s*{re.escape(reference)}(?![\w/-])"
+    return re.search(pattern, text) is not None
+
+
+def document_lines(doc: HubDocument) -> list[Line]:
+    """Every line the document mentions (both sides of a correction)."""
+    if doc.kind == "correction" and doc.correction is not None:
+        return [side for cl in doc.correction.lines for side in (cl.before, cl.after) if side is not None]
+    return list(doc.lines)
+
+
+def preflight_rejection(problems: Iterable[Problem]) -> ValidationRejected:
+    """Pre-flight findings as the refusal the pipeline shows: every message, keyed by field."""
+    problems = list(problems)
+    field_errors: dict[str, list[str]] = {}
+    for problem in problems:
+        field_errors.setdefault(problem.field, []).append(problem.message)
+    return ValidationRejected("Dokument wymaga poprawek: " + "; ".join(p.message for p in problems),
+                              field_errors)
+
+
 def _never_left(exc: BaseException) -> bool:
     """True when the failure happened while connecting (refused, DNS, connect timeout).
 
@@ -407,25 +482,36 @@ class Provider(abc.ABC):
         *,
         params: dict | None = None,
         json: Any = None,
+        data: dict | None = None,
         headers: dict | None = None,
+        log_params: dict | None = None,
+        read_only: bool = False,
+        allow_redirects: bool = True,
     ) -> requests.Response:
         """Send one request; map transport failures to TransientError / OutcomeUnknown.
 
+        `path` follows the base URL, or is a whole URL (a link the service gave out). `read_only`
+        marks a POST that stores nothing (a search, a form that reads): an answer lost after
+        sending it is retried like a GET's instead of becoming an unknown outcome. `log_params`
+        stand for `params` in the request summary (a form sends its parameters in the body).
         HTTP status codes are left to the adapter: their meaning differs per service.
         """
         if not self.base_url:
             raise ProviderError(f"{self.display_name}: brak adresu API dla tego konta.")
         method = method.upper()
-        url = self.base_url + path
-        summary_path = self._summary_path(path, params)
+        whole_url = path.startswith(("https://", "http://"))
+        url = path if whole_url else self.base_url + path
+        shown_path = (urllib.parse.urlsplit(path).path or "/") if whole_url else path
+        summary_path = self._summary_path(shown_path, params if log_params is None else log_params)
         started = time.monotonic()
         try:
             response = self.session.request(
-                method, url, params=params, json=json, headers=headers, timeout=self.timeout
+                method, url, params=params, json=json, data=data, headers=headers, timeout=self.timeout,
+                allow_redirects=allow_redirects,
             )
         except requests.RequestException as exc:
             elapsed = int((time.monotonic() - started) * 1000)
-            error = self._transport_error(exc, method)
+            error = self._transport_error(exc, "GET" if read_only else method)
             self._log(RequestSummary(method, summary_path, None, elapsed, type(error).__name__))
             # `from None`: the original exception text carries the full URL (and its token).
             raise error from None
@@ -447,6 +533,62 @@ class Provider(abc.ABC):
                 "dokument mógł zostać zapisany – sprawdzamy to przed ponowieniem."
             )
         return TransientError(f"{name}: brak odpowiedzi serwera ({type(exc).__name__}).")
+
+    # ---- reading answers: what every service's answer means the same way
+
+    def _unavailable(
+        self,
+        response: requests.Response,
+        *,
+        throttled: frozenset[int] = frozenset({429}),
+        default_wait: float | None = None,
+        permanent: frozenset[int] = frozenset(),
+    ) -> TransientError | None:
+        """The error for a throttled (429) or failing (5xx) answer, None for any other status.
+
+        Both are worth retrying unchanged, after the answer's Retry-After (else `default_wait`
+        for a throttled one). `throttled` lists the statuses a service uses for its rate limit;
+        `permanent` the 5xx that retrying cannot fix.
+        """
+        status = response.status_code
+        name = self.display_name
+        if status in throttled:
+            wait = retry_after(response)
+            return TransientError(
+                f"{name}: limit zapytań przekroczony ({status}) – ponowimy później.",
+                retry_after=default_wait if wait is None else wait,
+                status=status,
+            )
+        if status >= 500 and status not in permanent:
+            return TransientError(f"{name}: błąd serwera ({status}) – ponowimy później.",
+                                  retry_after=retry_after(response), status=status)
+        return None
+
+    def _unreadable(self, method: str, expected: str = "JSON") -> ProviderError:
+        """A 2xx answer that cannot be read. After a write the document may be stored, so the
+        pipeline looks it up instead of sending it again."""
+        if method.upper() in WRITE_METHODS:
+            return OutcomeUnknown(f"{self.display_name}: nieczytelna odpowiedź po zapisie dokumentu.")
+        return ProviderError(f"{self.display_name}: nieczytelna odpowiedź (oczekiwano {expected}).")
+
+    def _detail(self, response: requests.Response, text: str = "") -> str:
+        """The service's own words for a refusal (or the start of its answer), without secrets."""
+        return self.redact(text or response.text[:200].strip())
+
+    def redact_errors(self, field_errors: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {name: [self.redact(m) for m in messages] for name, messages in field_errors.items()}
+
+    # ---- the parts of an export every adapter does the same way
+
+    def _options(self, settings: ExportSettings | None = None) -> dict:
+        """The integration's options, overridden by the export's own."""
+        return {**self.options, **(settings.options if settings else {})}
+
+    def _refuse_problems(self, doc: HubDocument, settings: ExportSettings) -> None:
+        """Raise the pre-flight findings, if any: a document the service would refuse is not sent."""
+        problems = self.preflight(doc, settings)
+        if problems:
+            raise preflight_rejection(problems)
 
 
 class DeclaredOnlyProvider(Provider):

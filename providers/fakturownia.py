@@ -17,7 +17,6 @@ import requests
 
 from . import fakturownia_mapping as mapping
 from .base import (
-    WRITE_METHODS,
     AuthenticationFailed,
     Capabilities,
     Choice,
@@ -32,10 +31,10 @@ from .base import (
     ProviderError,
     ProviderLimits,
     RemoteDocument,
-    TransientError,
     ValidationRejected,
     field_errors_message,
-    parse_retry_after,
+    json_or_none,
+    path_id,
 )
 
 PER_PAGE = 100  # the API's maximum
@@ -92,9 +91,8 @@ class FakturowniaProvider(Provider):
     }
     secret_params: ClassVar[frozenset[str]] = frozenset({"api_token"})
 
-    def __init__(self, credentials, base_url=None, options=None, session=None, timeout=(5, 30),
-                 request_log=None):
-        super().__init__(credentials, base_url, options, session, timeout, request_log)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self.api_token = self.credentials.get("api_token", "")
         self.account_prefix = (
             normalise_prefix(self.credentials.get("account_prefix", "")) or prefix_from_token(self.api_token)
@@ -136,10 +134,7 @@ class FakturowniaProvider(Provider):
         try:
             data = response.json()
         except ValueError:
-            if method in WRITE_METHODS:
-                # Accepted but unreadable: it may be stored, so look it up instead of re-sending.
-                raise OutcomeUnknown("Fakturownia: nieczytelna odpowiedź po zapisie dokumentu.") from None
-            raise ProviderError("Fakturownia: nieczytelna odpowiedź (oczekiwano JSON).") from None
+            raise self._unreadable(method) from None
         if isinstance(data, dict) and (data.get("status") == "error" or data.get("code") == "error"):
             # Business refusals sometimes come back as HTTP 200 (API docs §8).
             raise ProviderError(self.redact(f"Fakturownia: {_message_text(data.get('message')) or 'błąd'}"))
@@ -149,11 +144,14 @@ class FakturowniaProvider(Provider):
         status = response.status_code
         if 200 <= status < 300:
             return
-        payload = _json_or_none(response)
+        unavailable = self._unavailable(response)
+        if unavailable:
+            raise unavailable
+        payload = json_or_none(response)
         message = payload.get("message") if isinstance(payload, dict) else None
         if message is None and isinstance(payload, dict):
             message = payload.get("error")
-        detail = self.redact(_message_text(message) or response.text[:200].strip())
+        detail = self._detail(response, _message_text(message))
         if status == 401:
             raise AuthenticationFailed(
                 f"Nieprawidłowy kod API Fakturowni lub adres konta – sprawdź kod w: {AUTH_HELP}."
@@ -165,10 +163,10 @@ class FakturowniaProvider(Provider):
             raise ProviderError(f"Fakturownia: nie znaleziono ({detail or 'Not found'}).")
         if status == 422:
             if isinstance(message, dict):
-                field_errors = {
-                    str(name): [self.redact(str(m)) for m in (msgs if isinstance(msgs, list) else [msgs])]
+                field_errors = self.redact_errors({
+                    str(name): [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
                     for name, msgs in message.items()
-                }
+                })
                 if "oid" in field_errors:
                     raise DuplicateReference(
                         field_errors_message("Fakturownia: dokument o tym identyfikatorze (oid) już istnieje",
@@ -178,18 +176,6 @@ class FakturowniaProvider(Provider):
                 raise ValidationRejected(field_errors_message("Fakturownia odrzuciła dokument", field_errors),
                                          field_errors)
             raise ValidationRejected(f"Fakturownia odrzuciła dokument: {detail or 'błąd walidacji'}", {})
-        if status == 429:
-            raise TransientError(
-                "Fakturownia: limit zapytań przekroczony (429) – ponowimy później.",
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                status=429,
-            )
-        if status >= 500:
-            raise TransientError(
-                f"Fakturownia: błąd serwera ({status}) – ponowimy później.",
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                status=status,
-            )
         raise ProviderError(f"Fakturownia: HTTP {status}: {detail or 'nieoczekiwana odpowiedź'}")
 
     def _pages(self, path: str, params: dict) -> Iterator[dict]:
@@ -208,9 +194,6 @@ class FakturowniaProvider(Provider):
             yield from (item for item in batch if isinstance(item, dict))
             if len(batch) < PER_PAGE:
                 return
-
-    def _options(self, settings: ExportSettings | None = None) -> dict:
-        return {**self.options, **(settings.options if settings else {})}
 
     # ------------------------------------------------------------------ account
 
@@ -267,14 +250,7 @@ class FakturowniaProvider(Provider):
     def create_document(self, doc: HubDocument, settings: ExportSettings) -> RemoteDocument:
         if doc.kind not in mapping.KIND_MAP:
             raise NotSupported(f"Fakturownia: rodzaj dokumentu „{doc.kind}” nie jest obsługiwany.")
-        problems = self.preflight(doc, settings)
-        if problems:
-            field_errors: dict[str, list[str]] = {}
-            for problem in problems:
-                field_errors.setdefault(problem.field, []).append(problem.message)
-            raise ValidationRejected(
-                "Dokument wymaga poprawek: " + "; ".join(p.message for p in problems), field_errors
-            )
+        self._refuse_problems(doc, settings)
         data = self._call("POST", "/invoices.json", body=self.build_payload(doc, settings))
         if not isinstance(data, dict) or data.get("id") is None:
             raise OutcomeUnknown("Fakturownia: odpowiedź po zapisie nie zawiera identyfikatora dokumentu.")
@@ -301,16 +277,16 @@ class FakturowniaProvider(Provider):
         return self.fetch_document(str(match["id"]))
 
     def fetch_document(self, remote_id: str) -> RemoteDocument:
-        data = self._call("GET", f"/invoices/{_path_id(remote_id)}.json")
+        data = self._call("GET", f"/invoices/{path_id(remote_id)}.json")
         if not isinstance(data, dict) or data.get("id") is None:
             raise ProviderError("Fakturownia: nieoczekiwana odpowiedź dla dokumentu.")
         return mapping.parse_invoice(data, self.base_url)
 
     def fetch_pdf(self, remote_id: str) -> bytes:
-        response = self._call("GET", f"/invoices/{_path_id(remote_id)}.pdf", accept="application/pdf")
+        response = self._call("GET", f"/invoices/{path_id(remote_id)}.pdf", accept="application/pdf")
         content = response.content
         if not content.startswith(b"%PDF"):
-            payload = _json_or_none(response)
+            payload = json_or_none(response)
             detail = _message_text(payload.get("message")) if isinstance(payload, dict) else ""
             raise ProviderError("Fakturownia: zamiast PDF przyszła inna odpowiedź" + (f": {detail}" if detail else "."))
         return content
@@ -319,21 +295,10 @@ class FakturowniaProvider(Provider):
 # --------------------------------------------------------------------------- helpers
 
 
-def _path_id(remote_id: str) -> str:
-    return urllib.parse.quote(str(remote_id), safe="")
-
-
 def _find_oid(items: Any, reference: str) -> dict | None:
     if not isinstance(items, list):
         return None
     return next((i for i in items if isinstance(i, dict) and str(i.get("oid") or "") == reference), None)
-
-
-def _json_or_none(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
 
 
 def _message_text(message: Any) -> str:

@@ -6,13 +6,10 @@ Field names and values follow the Fakturownia API (github.com/fakturownia/API, R
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 
-from stdnum.eu import vat as eu_vat
-from stdnum.pl import nip
-
+from . import checks
+from . import payments as pay
 from .base import (
     VAT_RATES,
     Choice,
@@ -24,7 +21,11 @@ from .base import (
     Problem,
     RateTotal,
     RemoteDocument,
+    ascii_fold,
+    document_lines,
 )
+from .money import decimal_or_none, money_text, normalise_rate, quantity_text, rate_totals
+from .parties import EU_VAT_ID, NO_TAX_ID, OTHER_TAX_ID, POLISH_NIP, classify_tax_id, display_name
 
 KIND_MAP = {"invoice": "vat", "receipt": "receipt", "correction": "correction"}
 
@@ -49,37 +50,27 @@ PAYMENT_CODES = frozenset(c.id for c in PAYMENT_TYPES)
 # Przelewy24 is an online bank-transfer operator → transfer; BLIK is settled like a card
 # payment in the shop's books → card. The merchant can change both in "Payment types".
 _PAYMENT_RULES: tuple[tuple[str, str], ...] = (
-    (r"\bprzelewy\s*24\b|\bp24\b", "transfer"),
-    (r"\bblik\b", "card"),
-    (r"\bpayu\b", "payu"),
-    (r"\bpaypal\b", "paypal"),
-    (r"\bpobrani|\bprzy odbiorze\b|\bcash on delivery\b|\bcod\b", "cash_on_delivery"),
-    (r"\bkart|\bcard\b|\bapple pay\b|\bgoogle pay\b", "card"),
-    (r"\bgotowk|\bcash\b", "cash"),
-    (r"\bprzelew|\btransfer\b", "transfer"),
-    (r"\bkompensat", "compensation"),
+    (pay.PRZELEWY24, "transfer"),
+    (pay.BLIK, "card"),
+    (pay.PAYU, "payu"),
+    (pay.PAYPAL, "paypal"),
+    (pay.CASH_ON_DELIVERY, "cash_on_delivery"),
+    (pay.any_of(pay.CARD, pay.WALLET), "card"),
+    (pay.CASH, "cash"),
+    (pay.TRANSFER, "transfer"),
+    (pay.COMPENSATION, "compensation"),
 )
 
 NOTES_HEADING = "Uwagi"
 KSEF_TEXT_LIMIT = 256  # descriptions[].content, positions[].name, correction_reason under KSeF
 DEFAULT_NP_TAX_KIND = "not_specified"
 NP_TAX_KINDS = frozenset({"export_service", "export_service_eu", "not_specified"})
-NP_ALIASES = frozenset({"np", "n/a", "na", "nie podlega", "not applicable"})
-EU_PREFIXES = frozenset(code.upper() for code in eu_vat.MEMBER_STATES) | {"EL"}
-
-RATE_ORDER = {rate: i for i, rate in enumerate(VAT_RATES)}
-CENT = Decimal("0.01")
+NP_ALIASES = {alias: "np" for alias in ("np", "n/a", "na", "nie podlega", "not applicable")}
+# `buyer_tax_no_kind` for each kind of tax id ("" = a Polish NIP).
+TAX_NO_KINDS = {NO_TAX_ID: "empty", POLISH_NIP: "", EU_VAT_ID: "nip_ue", OTHER_TAX_ID: "other"}
 
 
 # --------------------------------------------------------------------------- formatting
-
-
-def money(value: Decimal) -> str:
-    return f"{Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP):f}"
-
-
-def quantity(value: Decimal) -> str:
-    return f"{Decimal(value).normalize():f}"
 
 
 def tax_value(rate: str) -> int | str:
@@ -91,54 +82,28 @@ def remote_id_value(value: str) -> int | str:
     return int(value) if str(value).isdigit() else value
 
 
-def _ascii_fold(text: str) -> str:
-    text = text.lower().replace("ł", "l")
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-
-
 def default_payment_type(shop_name: str) -> str | None:
     """Map a shop's payment name to a Fakturownia code; unknown names pass through as free text."""
     name = (shop_name or "").strip()
     if not name:
         return None
-    folded = _ascii_fold(name)
+    folded = ascii_fold(name)
     if folded in PAYMENT_CODES:
         return folded
-    for pattern, code in _PAYMENT_RULES:
-        if re.search(pattern, folded):
-            return code
-    return name
+    return pay.payment_code(folded, _PAYMENT_RULES) or name
 
 
 # --------------------------------------------------------------------------- buyer
 
 
-def classify_tax_id(party: Party) -> tuple[str, str]:
-    """(buyer_tax_no, buyer_tax_no_kind) for the buyer's id; kind "" = Polish NIP."""
-    raw = re.sub(r"[\s\-.]", "", party.tax_id or "").upper()
-    country = (party.country or "PL").upper()
-    if not raw:
-        return "", "empty"
-    if re.fullmatch(r"(PL)?\d{10}", raw) and (country == "PL" or raw.startswith("PL")):
-        return raw.removeprefix("PL"), ""
-    if raw[:2] in EU_PREFIXES and raw[:2] != "PL" and raw[:2].isalpha():
-        return raw, "nip_ue"
-    return raw, "other"
-
-
 def buyer_fields(buyer: Party) -> dict:
-    fields: dict = {}
+    fields: dict = {"buyer_company": buyer.is_company, "buyer_name": display_name(buyer)}
     if buyer.is_company:
-        fields["buyer_company"] = True
-        fields["buyer_name"] = (buyer.company_name or buyer.name).strip()
         tax_no, kind = classify_tax_id(buyer)
         if tax_no:
             fields["buyer_tax_no"] = tax_no
-        fields["buyer_tax_no_kind"] = kind
+        fields["buyer_tax_no_kind"] = TAX_NO_KINDS[kind]
     else:
-        fields["buyer_company"] = False
-        full_name = f"{buyer.first_name} {buyer.last_name}".strip()
-        fields["buyer_name"] = (full_name or buyer.name).strip()
         fields["buyer_first_name"] = buyer.first_name.strip()
         fields["buyer_last_name"] = buyer.last_name.strip()
     # KSeF needs the full address on every document.
@@ -156,17 +121,21 @@ def buyer_fields(buyer: Party) -> dict:
 # --------------------------------------------------------------------------- positions
 
 
-def _position(line: Line, send_sku: bool, product_ids: dict[str, int]) -> dict:
+def _priced(line: Line) -> dict:
     # Gross in, no net: the service then derives each rate's net from the gross sum, the way
     # the hub prints it, instead of summing per-line rounded nets.
-    position = {
+    return {
         "name": line.name,
-        "quantity": quantity(line.quantity),
+        "quantity": quantity_text(line.quantity),
         "quantity_unit": line.unit,
-        "price_gross": money(line.unit_gross),
-        "total_price_gross": money(line.gross),
+        "price_gross": money_text(line.unit_gross),
+        "total_price_gross": money_text(line.gross),
         "tax": tax_value(line.vat_rate),
     }
+
+
+def _position(line: Line, send_sku: bool, product_ids: dict[str, int]) -> dict:
+    position = _priced(line)
     if send_sku and line.sku:
         position["code"] = line.sku
         if line.sku in product_ids:
@@ -177,24 +146,9 @@ def _position(line: Line, send_sku: bool, product_ids: dict[str, int]) -> dict:
 def _correction_state(line: Line | None, template: Line, kind: str) -> dict:
     """Before/after state of one corrected line; a missing side is the same line at zero."""
     if line is None:
-        return {
-            "name": template.name,
-            "quantity": "0",
-            "quantity_unit": template.unit,
-            "price_gross": money(template.unit_gross),
-            "total_price_gross": money(Decimal(0)),
-            "tax": tax_value(template.vat_rate),
-            "kind": kind,
-        }
-    return {
-        "name": line.name,
-        "quantity": quantity(line.quantity),
-        "quantity_unit": line.unit,
-        "price_gross": money(line.unit_gross),
-        "total_price_gross": money(line.gross),
-        "tax": tax_value(line.vat_rate),
-        "kind": kind,
-    }
+        return {**_priced(template), "quantity": "0", "total_price_gross": money_text(Decimal(0)),
+                "kind": kind}
+    return {**_priced(line), "kind": kind}
 
 
 def _correction_position(before: Line | None, after: Line | None, send_sku: bool,
@@ -208,9 +162,9 @@ def _correction_position(before: Line | None, after: Line | None, send_sku: bool
     gross_after = after.gross if after else Decimal(0)
     position = {
         "name": current.name,
-        "quantity": quantity(qty_after - qty_before),
+        "quantity": quantity_text(qty_after - qty_before),
         "quantity_unit": current.unit,
-        "total_price_gross": money(gross_after - gross_before),
+        "total_price_gross": money_text(gross_after - gross_before),
         "tax": tax_value(current.vat_rate),
         "kind": "correction",
         "correction_before_attributes": _correction_state(before, current, "correction_before"),
@@ -222,13 +176,6 @@ def _correction_position(before: Line | None, after: Line | None, send_sku: bool
         if sku in product_ids:
             position["product_id"] = product_ids[sku]
     return position
-
-
-def document_lines(doc: HubDocument) -> list[Line]:
-    """Every line the document mentions (both sides of a correction)."""
-    if doc.kind == "correction" and doc.correction is not None:
-        return [side for cl in doc.correction.lines for side in (cl.before, cl.after) if side is not None]
-    return list(doc.lines)
 
 
 # --------------------------------------------------------------------------- payload
@@ -264,7 +211,7 @@ def build_invoice(doc: HubDocument, settings: ExportSettings, options: dict | No
         invoice["payment_to_kind"] = "other_date"
     if doc.paid and doc.kind != "correction":
         invoice["status"] = "paid"
-        invoice["paid"] = money(doc.total_gross)
+        invoice["paid"] = money_text(doc.total_gross)
         invoice["paid_date"] = (doc.paid_date or doc.issue_date).isoformat()
 
     invoice["currency"] = doc.currency
@@ -316,54 +263,34 @@ def _has_emoji(text: str) -> bool:
 
 
 def _buyer_problems(buyer: Party) -> list[Problem]:
-    problems: list[Problem] = []
-    if buyer.is_company:
-        if not (buyer.company_name or buyer.name).strip():
-            problems.append(Problem("buyer.company_name", "Brak nazwy firmy nabywcy – uzupełnij nazwę firmy."))
-        tax_no, kind = classify_tax_id(buyer)
-        country = (buyer.country or "PL").upper()
-        if kind == "empty" and country == "PL":
-            problems.append(Problem("buyer.tax_id", "Brak NIP nabywcy (firma z Polski) – wpisz 10-cyfrowy NIP."))
-        elif kind == "" and not nip.is_valid(tax_no):
-            problems.append(Problem(
-                "buyer.tax_id",
-                f"NIP nabywcy „{buyer.tax_id}” jest nieprawidłowy (zła suma kontrolna) – popraw NIP.",
-            ))
-        elif kind == "nip_ue" and not eu_vat.is_valid(tax_no):
-            problems.append(Problem(
-                "buyer.tax_id",
-                f"Numer VAT UE nabywcy „{buyer.tax_id}” jest nieprawidłowy – popraw numer "
-                "(z prefiksem kraju, np. DE123456789).",
-            ))
-    else:
-        has_full_name = buyer.first_name.strip() and buyer.last_name.strip()
-        if not (has_full_name or buyer.name.strip()):
-            problems.append(Problem("buyer.name", "Brak imienia i nazwiska nabywcy – uzupełnij dane klienta."))
-    return problems
+    full_name = (buyer.first_name.strip() and buyer.last_name.strip()) or buyer.name.strip()
+    if not buyer.is_company and not full_name:
+        # Fakturownia's own rule for a person: both first and last name, or the full name.
+        return [checks.MISSING_PERSON_NAME]
+    return checks.buyer_name_problems(buyer) + checks.buyer_tax_id_problems(buyer)
 
 
 def _line_problems(path: str, line: Line, send_sku: bool, vat_rates: frozenset[str]) -> list[Problem]:
-    problems: list[Problem] = []
-    if line.vat_rate not in vat_rates:
-        allowed = ", ".join(r for r in VAT_RATES if r in vat_rates)
-        problems.append(Problem(
-            f"{path}.vat_rate",
-            f"Stawka VAT „{line.vat_rate}” w pozycji „{line.name}” nie jest obsługiwana przez "
-            f"Fakturownię – wybierz jedną z: {allowed}.",
-        ))
-    if not line.name.strip():
-        problems.append(Problem(f"{path}.name", "Pozycja bez nazwy – uzupełnij nazwę produktu."))
-    elif len(line.name) > KSEF_TEXT_LIMIT:
-        problems.append(Problem(
-            f"{path}.name",
-            f"Nazwa pozycji ma {len(line.name)} znaków; KSeF przyjmuje najwyżej {KSEF_TEXT_LIMIT} – skróć ją.",
-        ))
-    if send_sku and not (line.sku or "").strip():
-        problems.append(Problem(
-            f"{path}.sku",
-            f"Pozycja „{line.name}” nie ma kodu SKU, a włączone jest przekazywanie SKU – uzupełnij SKU "
-            "produktu albo wyłącz tę opcję.",
-        ))
+    return checks.found(
+        checks.vat_rate_problem(path, line, vat_rates, "Fakturownię"),
+        checks.line_name_problem(path, line.name, KSEF_TEXT_LIMIT),
+        checks.sku_problem(path, line, send_sku),
+    )
+
+
+def _correction_problems(doc: HubDocument, settings: ExportSettings,
+                         vat_rates: frozenset[str]) -> list[Problem]:
+    corr = doc.correction
+    if corr is None:
+        return [checks.NO_CORRECTION]
+    problems = checks.found(
+        checks.unsent_original(corr, "Fakturowni"),
+        checks.too_long("correction.reason", "Przyczyna korekty", corr.reason, KSEF_TEXT_LIMIT, "KSeF",
+                        "skróć ją"),
+        None if corr.lines else checks.NOTHING_CORRECTED,
+    )
+    for path, side in checks.correction_sides(corr):
+        problems += _line_problems(path, side, settings.send_sku, vat_rates)
     return problems
 
 
@@ -371,98 +298,40 @@ def preflight(doc: HubDocument, settings: ExportSettings, options: dict | None =
               vat_rates: frozenset[str] = frozenset(VAT_RATES)) -> list[Problem]:
     """Everything Fakturownia is known to refuse, found before sending."""
     opts = options or {}
-    problems: list[Problem] = []
     if doc.kind not in KIND_MAP:
-        problems.append(Problem("kind", f"Nieznany rodzaj dokumentu „{doc.kind}”."))
-        return problems
+        return [checks.unknown_kind(doc.kind)]
 
-    problems += _buyer_problems(doc.buyer)
+    problems = _buyer_problems(doc.buyer)
 
     notes = doc.notes.strip()
-    if len(notes) > KSEF_TEXT_LIMIT:
-        problems.append(Problem(
-            "notes",
-            f"Uwagi mają {len(notes)} znaków; Fakturownia (KSeF) przyjmuje najwyżej {KSEF_TEXT_LIMIT} – skróć je.",
-        ))
-    if _has_emoji(notes):
-        problems.append(Problem("notes", "Uwagi zawierają emoji, których Fakturownia nie przyjmuje – usuń je."))
-
-    if not re.fullmatch(r"[A-Z]{3}", doc.currency or ""):
-        problems.append(Problem("currency", f"Waluta „{doc.currency}” to nie 3-literowy kod ISO (np. PLN, EUR)."))
-    elif doc.currency != "PLN" and not (doc.exchange_rate and doc.exchange_rate > 0):
-        problems.append(Problem(
-            "exchange_rate", f"Dokument w walucie {doc.currency} wymaga kursu wymiany na PLN – podaj kurs.",
-        ))
+    problems += checks.found(
+        checks.too_long("notes", "Uwagi", notes, KSEF_TEXT_LIMIT, "Fakturownia (KSeF)", "skróć je",
+                        verb="mają"),
+        Problem("notes", "Uwagi zawierają emoji, których Fakturownia nie przyjmuje – usuń je.")
+        if _has_emoji(notes) else None,
+    )
+    problems += checks.currency_problems(doc)
 
     if doc.kind == "correction":
-        corr = doc.correction
-        if corr is None:
-            problems.append(Problem("correction", "Korekta bez danych korygowanego dokumentu."))
-        else:
-            if not (corr.original_remote_id or "").strip():
-                problems.append(Problem(
-                    "correction.original_remote_id",
-                    f"Faktura {corr.original_number} nie została jeszcze przekazana do Fakturowni – "
-                    "najpierw wyeksportuj fakturę korygowaną.",
-                ))
-            if len(corr.reason) > KSEF_TEXT_LIMIT:
-                problems.append(Problem(
-                    "correction.reason",
-                    f"Przyczyna korekty ma {len(corr.reason)} znaków; KSeF przyjmuje najwyżej "
-                    f"{KSEF_TEXT_LIMIT} – skróć ją.",
-                ))
-            if not corr.lines:
-                problems.append(Problem("correction.lines", "Korekta nie zmienia żadnej pozycji."))
-            for i, cl in enumerate(corr.lines):
-                for side_name, side in (("before", cl.before), ("after", cl.after)):
-                    if side is not None:
-                        problems += _line_problems(
-                            f"correction.lines[{i}].{side_name}", side, settings.send_sku, vat_rates
-                        )
+        problems += _correction_problems(doc, settings, vat_rates)
     else:
-        if not doc.lines:
-            problems.append(Problem("lines", "Dokument nie ma pozycji."))
+        problems += checks.found(checks.no_lines(doc.lines))
         for i, line in enumerate(doc.lines):
             problems += _line_problems(f"lines[{i}]", line, settings.send_sku, vat_rates)
 
-    has_exempt_lines = "zw" in {line.vat_rate for line in document_lines(doc)}
-    if has_exempt_lines and not (doc.exemption_basis or opts.get("exempt_tax_kind")):
-        problems.append(Problem(
-            "exemption_basis",
-            "Pozycje ze stawką zw wymagają podstawy zwolnienia z VAT – wpisz ją w dokumencie "
-            "lub ustaw domyślną w opcjach integracji.",
-        ))
+    problems += checks.found(checks.exemption_basis_problem(document_lines(doc), doc.exemption_basis,
+                                                            opts.get("exempt_tax_kind")))
     np_kind = opts.get("np_tax_kind")
     if np_kind and np_kind not in NP_TAX_KINDS:
         problems.append(Problem(
             "options.np_tax_kind",
             f"Rodzaj „np” „{np_kind}” jest nieznany – wybierz: {', '.join(sorted(NP_TAX_KINDS))}.",
         ))
-    if settings.numbering == "hub" and not doc.number.strip():
-        problems.append(Problem("number", "Wybrano numerację z huba, a dokument nie ma numeru."))
+    problems += checks.found(checks.hub_number_problem(doc, settings))
     return problems
 
 
 # --------------------------------------------------------------------------- responses
-
-
-def decimal_or_none(value) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    try:
-        return Decimal(str(value).replace(",", ".").strip())
-    except InvalidOperation:
-        return None
-
-
-def normalise_rate(value) -> str:
-    text = str(value if value is not None else "").strip().lower()
-    if text in NP_ALIASES:
-        return "np"
-    number = decimal_or_none(text)
-    if number is not None and number == number.to_integral_value():
-        return str(int(number))
-    return text
 
 
 def totals_from_positions(positions: list[dict]) -> tuple[RateTotal, ...]:
@@ -472,16 +341,9 @@ def totals_from_positions(positions: list[dict]) -> tuple[RateTotal, ...]:
     for position in positions:
         if position.get("kind") in ("correction_before", "correction_after"):
             continue
-        rate = normalise_rate(position.get("tax"))
+        rate = normalise_rate(position.get("tax"), NP_ALIASES)
         sums[rate] = sums.get(rate, Decimal(0)) + (decimal_or_none(position.get("total_price_gross")) or Decimal(0))
-    ordered = sorted(sums.items(), key=lambda item: (RATE_ORDER.get(item[0], len(RATE_ORDER)), item[0]))
-    totals = []
-    for rate, gross in ordered:
-        gross = Decimal(money(gross))
-        percent = Decimal(rate) if rate.isdigit() else Decimal(0)
-        vat = Decimal(money(gross * percent / (100 + percent)))
-        totals.append(RateTotal(rate=rate, net=gross - vat, vat=vat, gross=gross))
-    return tuple(totals)
+    return rate_totals(sums)
 
 
 def ksef_info(data: dict) -> KsefInfo | None:

@@ -15,7 +15,6 @@ or else by kind + issue date + gross total + buyer — refusing to guess when tw
 from __future__ import annotations
 
 import re
-import time
 import urllib.parse
 from collections.abc import Iterator
 from typing import ClassVar
@@ -37,10 +36,8 @@ from .base import (
     ProviderError,
     ProviderLimits,
     RemoteDocument,
-    RequestSummary,
     TransientError,
     ValidationRejected,
-    parse_retry_after,
 )
 
 DEFAULT_API_URL = "https://konto.fakturowo.pl/api"  # www.fakturowo.pl/api is the older address
@@ -167,9 +164,8 @@ class FakturowoProvider(Provider):
     }
     secret_params: ClassVar[frozenset[str]] = frozenset({"api_id"})
 
-    def __init__(self, credentials, base_url=None, options=None, session=None, timeout=(5, 30),
-                 request_log=None):
-        super().__init__(credentials, base_url, options, session, timeout, request_log)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self.api_id = self.credentials.get("api_id", "")
         user_url = self.credentials.get("api_url", "")
         # An explicit base_url (the sandbox, a test) wins over the account's address.
@@ -180,49 +176,27 @@ class FakturowoProvider(Provider):
 
     # ------------------------------------------------------------------ HTTP
 
-    def _options(self, settings: ExportSettings | None = None) -> dict:
-        return {**self.options, **(settings.options if settings else {})}
-
-    def _request(self, method: str, url: str, *, data: dict | None = None, public_params: dict | None = None,
-                 write: bool = False, allow_redirects: bool = False) -> requests.Response:
-        """One HTTP call, logged without secrets; transport failures mapped as the base class does.
-
-        The base class's door sends JSON only; Fakturowo wants a form, so this mirrors it. A list
-        call is a POST too (the key must not sit in a URL) but reads: a timeout there is retried.
-        """
-        summary_path = self._summary_path(urllib.parse.urlsplit(url).path or "/", public_params)
-        started = time.monotonic()
-        try:
-            response = self.session.request(
-                method, url, data=data, timeout=self.timeout, allow_redirects=allow_redirects,
-                headers={"Accept": "text/plain, application/pdf, */*"},
-            )
-        except requests.RequestException as exc:
-            elapsed = int((time.monotonic() - started) * 1000)
-            error = self._transport_error(exc, "POST" if write else "GET")
-            self._log(RequestSummary(method, summary_path, None, elapsed, type(error).__name__))
-            raise error from None  # the original text may carry the form (and its key)
-        elapsed = int((time.monotonic() - started) * 1000)
-        self._log(RequestSummary(method, summary_path, response.status_code, elapsed))
-        return response
-
     def _call(self, fields: dict[str, str], *, write: bool) -> mapping.Answer:
         """POST one task; return its `1` answer or raise what its `0` (or HTTP status) means."""
         if not self.api_id:
             raise AuthenticationFailed(f"Brak klucza API Fakturowo – skopiuj go z: {KEY_HELP}.")
         if self._address_problem:
             raise ProviderError(self._address_problem)
-        public = {k: fields[k] for k in ("api_zadanie", "p") if k in fields}
-        response = self._request("POST", self.api_url, data={"api_id": self.api_id, **fields},
-                                 public_params=public, write=write)
+        # Not REST: every task is a form POST (the key must not sit in a URL), and only the task
+        # and page number are fit for the request log. A list task only reads: a timeout there is
+        # retried.
+        response = self._send(
+            "POST", self.api_url, data={"api_id": self.api_id, **fields},
+            headers={"Accept": "text/plain, application/pdf, */*"},
+            log_params={k: fields[k] for k in ("api_zadanie", "p") if k in fields},
+            read_only=not write, allow_redirects=False,
+        )
         self._raise_for_status(response)
         text = _decode(response)
         answer = mapping.parse_answer(text)
         if answer is None:
             if write:
-                # Accepted but unreadable: it may be stored, so look it up instead of re-sending.
-                raise OutcomeUnknown("Fakturowo: nieczytelna odpowiedź po wystawieniu dokumentu – "
-                                     "sprawdzamy, czy dokument powstał.")
+                raise self._unreadable("POST")
             snippet = self.redact(re.sub(r"\s+", " ", text)[:120]).strip()
             raise ProviderError(f"Fakturowo: nieoczekiwana odpowiedź ({snippet or 'pusta'}) – sprawdź adres API "
                                 "na stronie Konto.")
@@ -248,13 +222,9 @@ class FakturowoProvider(Provider):
         status = response.status_code
         if 200 <= status < 300:
             return
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        if status == 429:
-            raise TransientError("Fakturowo: za dużo zapytań (429) – ponowimy później.", retry_after=retry_after,
-                                 status=429)
-        if status >= 500:
-            raise TransientError(f"Fakturowo: błąd serwera ({status}) – ponowimy później.", retry_after=retry_after,
-                                 status=status)
+        unavailable = self._unavailable(response)
+        if unavailable:
+            raise unavailable
         if status in (401, 403):
             raise AuthenticationFailed(f"Fakturowo odmówiło dostępu ({status}) – sprawdź klucz API ({KEY_HELP}).")
         if 300 <= status < 400:
@@ -330,13 +300,7 @@ class FakturowoProvider(Provider):
     def create_document(self, doc: HubDocument, settings: ExportSettings) -> RemoteDocument:
         if doc.kind not in mapping.DOCUMENT_KINDS:
             raise NotSupported(f"Fakturowo: rodzaj dokumentu „{doc.kind}” nie jest obsługiwany przez API.")
-        problems = self.preflight(doc, settings)
-        if problems:
-            field_errors: dict[str, list[str]] = {}
-            for problem in problems:
-                field_errors.setdefault(problem.field, []).append(problem.message)
-            raise ValidationRejected("Dokument wymaga poprawek: " + "; ".join(p.message for p in problems),
-                                     field_errors)
+        self._refuse_problems(doc, settings)
         answer = self._call(self.build_fields(doc, settings), write=True)
         created = mapping.parse_created(answer)
         if created is None:
@@ -392,7 +356,7 @@ class FakturowoProvider(Provider):
                 "na liście – pobierz PDF w panelu Fakturowo."
             )
         # The public download link: it needs no key, so none is sent.
-        response = self._request("GET", pdf, allow_redirects=True)
+        response = self._send("GET", pdf, headers={"Accept": "text/plain, application/pdf, */*"})
         if response.status_code == 429 or response.status_code >= 500:
             self._raise_for_status(response)
         if response.status_code != 200:

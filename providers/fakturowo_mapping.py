@@ -8,15 +8,13 @@ only when logged in); the uncertain ones can be switched through the integration
 from __future__ import annotations
 
 import re
-import unicodedata
 import urllib.parse
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 
-from stdnum.eu import vat as eu_vat
-from stdnum.pl import nip
-
+from . import checks
+from . import payments as pay
 from .base import (
     VAT_RATES,
     Choice,
@@ -26,7 +24,11 @@ from .base import (
     Party,
     Problem,
     RemoteDocument,
+    ascii_fold,
+    option_on,
 )
+from .money import decimal_or_none, money_text, quantity_text
+from .parties import OTHER_TAX_ID, classify_tax_id, company_name, country_name, tax_id_text
 
 TASK_ISSUE = "1"
 TASK_LIST = "3"
@@ -75,24 +77,24 @@ PAID_TRANSFER, TRANSFER, PAID_CASH, CASH, INTERNET = "14", "0", "15", "13", "31"
 
 # Shop payment name → (code when paid, code when not paid). First match wins. The "paid – X"
 # codes print "zapłacono", so an unpaid online payment is only a "płatność internetowa".
-_PAYMENT_RULES: tuple[tuple[str, str, str], ...] = (
-    (r"\bprzelewy\s*24\b|\bp24\b", "20", INTERNET),
-    (r"\bpayu\b", "18", INTERNET),
-    (r"\bpaypal\b", "16", INTERNET),
-    (r"\bdotpay\b", "17", INTERNET),
-    (r"\bcashbill\b", "19", INTERNET),
-    (r"\bblik\b|\bonline\b|\binternet", INTERNET, INTERNET),
-    (r"\bpobrani|\bprzy odbiorze\b|\bcash on delivery\b|\bcod\b", "12", "12"),
-    (r"\bterminal", "28", "28"),
-    (r"\bkart|\bcard\b|\bapple pay\b|\bgoogle pay\b", "21", "21"),
-    (r"\bgotowk|\bcash\b", PAID_CASH, CASH),
-    (r"\bkompensat", "25", "25"),
-    (r"\bbarter\b", "22", "22"),
-    (r"\bczek|\bcheque\b", "23", "23"),
-    (r"\bweksel", "24", "24"),
-    (r"\bakredytyw", "26", "26"),
-    (r"\bkredyt|\braty\b", "29", "29"),
-    (r"\bprzelew|\btransfer\b", PAID_TRANSFER, TRANSFER),
+_PAYMENT_RULES: tuple[tuple[str, tuple[str, str]], ...] = (
+    (pay.PRZELEWY24, ("20", INTERNET)),
+    (pay.PAYU, ("18", INTERNET)),
+    (pay.PAYPAL, ("16", INTERNET)),
+    (pay.DOTPAY, ("17", INTERNET)),
+    (r"\bcashbill\b", ("19", INTERNET)),
+    (pay.any_of(pay.BLIK, r"\bonline\b|\binternet"), (INTERNET, INTERNET)),
+    (pay.CASH_ON_DELIVERY, ("12", "12")),
+    (r"\bterminal", ("28", "28")),
+    (pay.any_of(pay.CARD, pay.WALLET), ("21", "21")),
+    (pay.CASH, (PAID_CASH, CASH)),
+    (pay.COMPENSATION, ("25", "25")),
+    (pay.BARTER, ("22", "22")),
+    (pay.CHEQUE, ("23", "23")),
+    (r"\bweksel", ("24", "24")),
+    (r"\bakredytyw", ("26", "26")),
+    (r"\bkredyt|\braty\b", ("29", "29")),
+    (pay.TRANSFER, (PAID_TRANSFER, TRANSFER)),
 )
 
 # `produkt_jm` is an integer code. halfik's table (below) starts at 0 = usł., 1 = szt., but two
@@ -124,28 +126,9 @@ STATUS_NAMES = {"0": "unpaid", "1": "paid", "2": "partially_paid"}
 
 # KSeF's limit for a line name and a note; Fakturowo documents no limit of its own.
 TEXT_LIMIT = 256
-# Polish names for `_panstwo` (the service takes a country name, not a code).
-COUNTRY_NAMES = {
-    "PL": "Polska", "DE": "Niemcy", "CZ": "Czechy", "SK": "Słowacja", "LT": "Litwa", "LV": "Łotwa",
-    "EE": "Estonia", "FR": "Francja", "IT": "Włochy", "ES": "Hiszpania", "PT": "Portugalia",
-    "NL": "Holandia", "BE": "Belgia", "LU": "Luksemburg", "AT": "Austria", "HU": "Węgry", "RO": "Rumunia",
-    "BG": "Bułgaria", "HR": "Chorwacja", "SI": "Słowenia", "GR": "Grecja", "CY": "Cypr", "MT": "Malta",
-    "IE": "Irlandia", "DK": "Dania", "SE": "Szwecja", "FI": "Finlandia", "GB": "Wielka Brytania",
-    "UA": "Ukraina", "US": "Stany Zjednoczone", "CH": "Szwajcaria", "NO": "Norwegia", "CA": "Kanada",
-}
-EU_PREFIXES = frozenset(code.upper() for code in eu_vat.MEMBER_STATES) | {"EL"}
-CENT = Decimal("0.01")
 
 
 # --------------------------------------------------------------------------- formatting
-
-
-def money(value: Decimal) -> str:
-    return f"{Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP):f}"
-
-
-def quantity(value: Decimal) -> str:
-    return f"{Decimal(value).normalize():f}"
 
 
 def date_text(value: date) -> str:
@@ -158,20 +141,6 @@ def text_value(text: str) -> str:
     return re.sub(r"\r\n|\r|\n", "[n]", text.strip())
 
 
-def ascii_fold(text: str) -> str:
-    text = (text or "").strip().lower().replace("ł", "l")
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-
-
-def is_true(value) -> bool:
-    return str(value or "").strip().lower() in ("1", "true", "tak", "yes", "on")
-
-
-def country_name(code: str) -> str:
-    code = (code or "PL").strip().upper()
-    return COUNTRY_NAMES.get(code, code)
-
-
 # --------------------------------------------------------------------------- codes
 
 
@@ -180,16 +149,13 @@ def default_payment_code(shop_name: str, paid: bool) -> str:
     name = (shop_name or "").strip()
     if name in PAYMENT_CODES:
         return name
-    folded = ascii_fold(name)
-    for pattern, paid_code, unpaid_code in _PAYMENT_RULES:
-        if re.search(pattern, folded):
-            return paid_code if paid else unpaid_code
-    return PAID_TRANSFER if paid else TRANSFER
+    paid_code, unpaid_code = pay.payment_code(name, _PAYMENT_RULES) or (PAID_TRANSFER, TRANSFER)
+    return paid_code if paid else unpaid_code
 
 
 def unit_value(unit: str, options: dict) -> str:
     """`produkt_jm`: the unit's code (shifted by the configured offset), or its text if asked."""
-    if is_true(options.get("units_as_text")):
+    if option_on(options.get("units_as_text")):
         return (unit or "szt").strip()
     key = ascii_fold(unit).rstrip(".")
     key = UNIT_ALIASES.get(key, key)
@@ -209,16 +175,6 @@ def line_suffix(index: int, options: dict) -> str:
     if str(options.get("line_suffix_style") or "").strip() == "plain_first" and index == 0:
         return ""
     return f"_{index + 1}"
-
-
-def tax_id_digits(value: str) -> str:
-    return re.sub(r"[\s\-.]", "", value or "").upper()
-
-
-def is_polish_nip(party: Party) -> bool:
-    raw = tax_id_digits(party.tax_id)
-    country = (party.country or "PL").upper()
-    return bool(re.fullmatch(r"(PL)?\d{10}", raw)) and (country == "PL" or raw.startswith("PL"))
 
 
 # --------------------------------------------------------------------------- payload
@@ -241,11 +197,7 @@ def party_address(prefix: str, party: Party) -> dict[str, str]:
 
 def seller_fields(seller: Party) -> dict[str, str]:
     # Every client sends the seller on every call; whether the account's data fills a gap is unknown.
-    fields = {
-        "sprzedawca_nazwa": (seller.company_name or seller.name).strip(),
-        "sprzedawca_nip": tax_id_digits(seller.tax_id).removeprefix("PL") if is_polish_nip(seller)
-        else tax_id_digits(seller.tax_id),
-    }
+    fields = {"sprzedawca_nazwa": company_name(seller), "sprzedawca_nip": classify_tax_id(seller)[0]}
     fields.update(party_address("sprzedawca", seller))
     return fields
 
@@ -259,12 +211,11 @@ def person_names(buyer: Party) -> tuple[str, str]:
 
 def buyer_fields(buyer: Party) -> dict[str, str]:
     if buyer.is_company:
-        tax_id = tax_id_digits(buyer.tax_id)
         fields = {
             "nabywca_osoba": "0",
-            "nabywca_nazwa": (buyer.company_name or buyer.name).strip(),
+            "nabywca_nazwa": company_name(buyer),
             # A foreign VAT id keeps its country prefix (halfik's `_vatEu` spelling is doubtful).
-            "nabywca_nip": tax_id.removeprefix("PL") if is_polish_nip(buyer) else tax_id,
+            "nabywca_nip": classify_tax_id(buyer)[0],
         }
     else:
         first, last = person_names(buyer)
@@ -279,10 +230,10 @@ def line_fields(index: int, line: Line, options: dict) -> dict[str, str]:
     # per-rate gross it prints is exactly the sum of the hub's line grosses.
     return {
         f"produkt_nazwa{suffix}": line.name.strip(),
-        f"produkt_ilosc{suffix}": quantity(line.quantity),
+        f"produkt_ilosc{suffix}": quantity_text(line.quantity),
         f"produkt_jm{suffix}": unit_value(line.unit, options),
         f"produkt_stawka_vat{suffix}": line.vat_rate,
-        f"produkt_wartosc_brutto{suffix}": money(line.gross),
+        f"produkt_wartosc_brutto{suffix}": money_text(line.gross),
     }
 
 
@@ -301,7 +252,7 @@ def payment_fields(doc: HubDocument, settings: ExportSettings) -> dict[str, str]
     if doc.paid:
         fields.update({
             "dokument_status": "1",
-            "dokument_zaplacono": money(doc.total_gross),
+            "dokument_zaplacono": money_text(doc.total_gross),
             "dokument_pokaz_zaplacono": "1",
             "dokument_zaplacono_oznaczenie": "0",  # "zapłacono", not an advance
         })
@@ -358,7 +309,7 @@ def build_fields(doc: HubDocument, settings: ExportSettings, options: dict | Non
     if account:
         fields["dokument_konto"] = account
         fields["dokument_pokaz_konto"] = "1"
-    if is_true(opts.get("send_email")) and doc.buyer.email.strip():
+    if option_on(opts.get("send_email")) and doc.buyer.email.strip():
         fields["dokument_email"] = doc.buyer.email.strip()
 
     fields.update(seller_fields(doc.seller))
@@ -373,64 +324,32 @@ def build_fields(doc: HubDocument, settings: ExportSettings, options: dict | Non
 
 def _buyer_problems(doc: HubDocument) -> list[Problem]:
     buyer = doc.buyer
-    problems: list[Problem] = []
-    if buyer.is_company:
-        if not (buyer.company_name or buyer.name).strip():
-            problems.append(Problem("buyer.company_name", "Brak nazwy firmy nabywcy – uzupełnij nazwę firmy."))
-        raw = tax_id_digits(buyer.tax_id)
-        country = (buyer.country or "PL").upper()
-        if not raw:
-            if country == "PL" and doc.kind == "invoice":
-                problems.append(Problem("buyer.tax_id", "Brak NIP nabywcy (firma z Polski) – wpisz 10-cyfrowy NIP."))
-        elif is_polish_nip(buyer):
-            if not nip.is_valid(raw.removeprefix("PL")):
-                problems.append(Problem(
-                    "buyer.tax_id",
-                    f"NIP nabywcy „{buyer.tax_id}” jest nieprawidłowy (zła suma kontrolna) – popraw NIP.",
-                ))
-        elif raw[:2] in EU_PREFIXES and raw[:2].isalpha() and not eu_vat.is_valid(raw):
-            problems.append(Problem(
-                "buyer.tax_id",
-                f"Numer VAT UE nabywcy „{buyer.tax_id}” jest nieprawidłowy – popraw numer "
-                "(z prefiksem kraju, np. DE123456789).",
-            ))
-    elif doc.kind == "invoice":
-        first, last = person_names(buyer)
-        if not (first or last):
-            problems.append(Problem("buyer.name", "Brak imienia i nazwiska nabywcy – uzupełnij dane klienta."))
+    invoice = doc.kind == "invoice"  # a receipt may go to an anonymous buyer
+    problems = checks.buyer_name_problems(buyer, person_required=invoice)
+    problems += checks.buyer_tax_id_problems(buyer, nip_required=invoice)
+    value, kind = classify_tax_id(buyer)
+    if buyer.is_company and kind == OTHER_TAX_ID and value.startswith("PL"):
+        # Fakturowo's own rule: a PL-prefixed id that is no NIP is taken for a bad VAT-EU number.
+        problems.append(checks.invalid_eu_vat_id(buyer))
     return problems
 
 
 def _seller_problems(seller: Party) -> list[Problem]:
     problems: list[Problem] = []
-    if not (seller.company_name or seller.name).strip():
+    if not company_name(seller):
         problems.append(Problem("seller.name", "Brak nazwy sprzedawcy – uzupełnij dane firmy w ustawieniach."))
-    if not tax_id_digits(seller.tax_id):
+    if not tax_id_text(seller.tax_id):
         problems.append(Problem("seller.tax_id", "Brak NIP sprzedawcy – uzupełnij dane firmy w ustawieniach."))
     return problems
 
 
 def _line_problems(index: int, line: Line, vat_rates: frozenset[str]) -> list[Problem]:
     path = f"lines[{index}]"
-    problems: list[Problem] = []
-    if line.vat_rate not in vat_rates:
-        allowed = ", ".join(r for r in VAT_RATES if r in vat_rates)
-        problems.append(Problem(
-            f"{path}.vat_rate",
-            f"Stawka VAT „{line.vat_rate}” w pozycji „{line.name}” nie jest obsługiwana przez Fakturowo – "
-            f"wybierz jedną z: {allowed}.",
-        ))
-    if not line.name.strip():
-        problems.append(Problem(f"{path}.name", "Pozycja bez nazwy – uzupełnij nazwę produktu."))
-    elif len(line.name.strip()) > TEXT_LIMIT:
-        problems.append(Problem(
-            f"{path}.name",
-            f"Nazwa pozycji ma {len(line.name.strip())} znaków; KSeF przyjmuje najwyżej {TEXT_LIMIT} – skróć ją.",
-        ))
-    if line.quantity <= 0:
-        problems.append(Problem(f"{path}.quantity",
-                                f"Ilość w pozycji „{line.name}” musi być większa od zera – popraw ilość."))
-    return problems
+    return checks.found(
+        checks.vat_rate_problem(path, line, vat_rates, "Fakturowo"),
+        checks.line_name_problem(path, line.name.strip(), TEXT_LIMIT),  # sent stripped
+        checks.quantity_problem(path, line),
+    )
 
 
 def preflight(doc: HubDocument, settings: ExportSettings, options: dict | None = None,
@@ -448,33 +367,23 @@ def preflight(doc: HubDocument, settings: ExportSettings, options: dict | None =
             f"Waluta „{doc.currency}” nie jest obsługiwana przez API Fakturowo – wystaw dokument w PLN, EUR, "
             "USD, GBP lub innej walucie z listy Fakturowo.",
         ))
-    elif doc.currency != "PLN" and not (doc.exchange_rate and doc.exchange_rate > 0):
-        problems.append(Problem(
-            "exchange_rate", f"Dokument w walucie {doc.currency} wymaga kursu wymiany na PLN – podaj kurs.",
-        ))
+    else:
+        problems += checks.found(checks.exchange_rate_problem(doc))
 
-    if not doc.lines:
-        problems.append(Problem("lines", "Dokument nie ma pozycji."))
+    problems += checks.found(checks.no_lines(doc.lines))
     for index, line in enumerate(doc.lines):
         problems += _line_problems(index, line, vat_rates)
 
-    if "zw" in {line.vat_rate for line in doc.lines} and not (doc.exemption_basis or opts.get("exemption_basis")):
-        problems.append(Problem(
-            "exemption_basis",
-            "Pozycje ze stawką zw wymagają podstawy zwolnienia z VAT – wpisz ją w dokumencie "
-            "lub ustaw domyślną w opcjach integracji.",
-        ))
-    if len(doc.notes.strip()) > TEXT_LIMIT:
-        problems.append(Problem(
-            "notes", f"Uwagi mają {len(doc.notes.strip())} znaków; KSeF przyjmuje najwyżej {TEXT_LIMIT} – skróć je.",
-        ))
+    problems += checks.found(
+        checks.exemption_basis_problem(doc.lines, doc.exemption_basis, opts.get("exemption_basis")),
+        checks.too_long("notes", "Uwagi", doc.notes.strip(), TEXT_LIMIT, "KSeF", "skróć je", verb="mają"),
+    )
     if settings.payment_type and str(settings.payment_type) not in PAYMENT_CODES:
         problems.append(Problem(
             "payment_method",
             f"Sposób zapłaty „{settings.payment_type}” nie jest kodem Fakturowo – przypisz płatność z listy.",
         ))
-    if settings.numbering == "hub" and not doc.number.strip():
-        problems.append(Problem("number", "Wybrano numerację z huba, a dokument nie ma numeru."))
+    problems += checks.found(checks.hub_number_problem(doc, settings))
     return problems
 
 
@@ -572,14 +481,9 @@ def parse_list(answer: Answer, columns: tuple[str, ...] = DEFAULT_LIST_COLUMNS) 
     return pages, rows
 
 
-def decimal_or_none(value: str) -> Decimal | None:
-    text = re.sub(r"\s", "", value or "").replace(",", ".")
-    if not text:
-        return None
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        return None
+def cell_amount(value: str) -> Decimal | None:
+    """A list cell's amount; the list may group thousands with spaces ("1 234,50")."""
+    return decimal_or_none(re.sub(r"\s", "", value or ""))
 
 
 def date_or_none(value: str) -> date | None:
@@ -604,14 +508,15 @@ def _same_text(a: str, b: str) -> bool:
 
 def fingerprint_matches(row: ListedDocument, doc: HubDocument) -> bool:
     """Same kind, issue date, gross total and buyer: what the list can tell about a document."""
-    if decimal_or_none(row.get("brutto")) != doc.total_gross or date_or_none(row.get("data_wyst")) != doc.issue_date:
+    if (cell_amount(row.get("brutto")) != doc.total_gross
+            or date_or_none(row.get("data_wyst")) != doc.issue_date):
         return False
     kind = row.get("rodzaj")
     if kind.isdigit() and int(kind) != DOCUMENT_KINDS.get(doc.kind):
         return False
     if "nabywca_nip" in row.values:
-        ours = tax_id_digits(doc.buyer.tax_id).removeprefix("PL") if doc.buyer.is_company else ""
-        if tax_id_digits(row.get("nabywca_nip")).removeprefix("PL") != ours:
+        ours = tax_id_text(doc.buyer.tax_id).removeprefix("PL") if doc.buyer.is_company else ""
+        if tax_id_text(row.get("nabywca_nip")).removeprefix("PL") != ours:
             return False
         if ours:
             return True
@@ -629,7 +534,7 @@ def number_matches(row: ListedDocument, number: str) -> bool:
 def agrees(row: ListedDocument, doc: HubDocument) -> bool:
     """Gross total and issue date do not contradict the document (a cell the list lacks or that
     cannot be read contradicts nothing): enough to confirm a match on the hub's number."""
-    gross, issued = decimal_or_none(row.get("brutto")), date_or_none(row.get("data_wyst"))
+    gross, issued = cell_amount(row.get("brutto")), date_or_none(row.get("data_wyst"))
     return (gross is None or gross == doc.total_gross) and (issued is None or issued == doc.issue_date)
 
 
@@ -657,7 +562,7 @@ def remote_document(row: ListedDocument, remote_id: str, pdf_url: str | None, vi
         status=STATUS_NAMES.get(status, status or None),
         view_url=view_url or listed_view,
         pdf_url=pdf_url or listed_pdf,
-        total_gross=decimal_or_none(row.get("brutto")),
+        total_gross=cell_amount(row.get("brutto")),
         # The list gives document totals only; per-rate figures are not available from the API.
         totals=(),
         raw={**row.values, "currency": currency_of(row.get("waluta")),

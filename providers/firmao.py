@@ -40,10 +40,10 @@ from .base import (
     ProviderError,
     ProviderLimits,
     RemoteDocument,
-    TransientError,
     ValidationRejected,
     field_errors_message,
-    parse_retry_after,
+    json_or_none,
+    option_on,
 )
 
 SERVICE_ROOT = "https://system.firmao.pl"
@@ -149,9 +149,8 @@ class FirmaoProvider(Provider):
                                  "Firmao odrzuca zbyt częste zapytania; domyślnie 1 s."),
     }
 
-    def __init__(self, credentials, base_url=None, options=None, session=None, timeout=(5, 30),
-                 request_log=None):
-        super().__init__(credentials, base_url, options, session, timeout, request_log)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self.organization_id = normalise_organization(self.credentials.get("organization_id", ""))
         # [LIB] The API login has the form <org>.api@firmao.pl in every example found.
         self.login = self.credentials.get("login") or (
@@ -225,21 +224,24 @@ class FirmaoProvider(Provider):
         try:
             return response.json()
         except ValueError:
-            if method in WRITE_METHODS:
-                # Accepted but unreadable: it may be stored, so look it up instead of re-sending.
-                raise OutcomeUnknown("Firmao: nieczytelna odpowiedź po zapisie dokumentu.") from None
             text = response.text.strip()
-            if text and "<" not in text:
+            if method not in WRITE_METHODS and text and "<" not in text:
                 return _PlainText(text)
-            raise ProviderError("Firmao: nieczytelna odpowiedź (oczekiwano JSON).") from None
+            raise self._unreadable(method) from None
 
     def _raise_for_status(self, response: requests.Response) -> None:
         status = response.status_code
         if 200 <= status < 300:
             return
-        payload = _json_or_none(response)
+        # [LIB] no Retry-After on a 429: wait as integrators do. 501 means "not implemented".
+        unavailable = self._unavailable(
+            response, permanent=frozenset({501}),
+            default_wait=mapping.number_option(self.options, "retry_after_429", DEFAULT_RETRY_AFTER))
+        if unavailable:
+            raise unavailable
+        payload = json_or_none(response)
         errors = [e for e in (payload if isinstance(payload, list) else [payload]) if isinstance(e, dict)]
-        detail = self.redact("; ".join(_error_text(e) for e in errors) or response.text[:200].strip())
+        detail = self._detail(response, "; ".join(_error_text(e) for e in errors))
         if status == 401:
             raise AuthenticationFailed(
                 "Firmao odrzuciło login lub hasło API (401) – sprawdź identyfikator organizacji, login i hasło "
@@ -254,18 +256,6 @@ class FirmaoProvider(Provider):
             raise ProviderError(
                 f"Firmao: nie znaleziono ({detail or 'Not found'}) – sprawdź identyfikator organizacji "
                 f"„{self.organization_id}”."
-            )
-        if status == 429:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            if retry_after is None:
-                retry_after = mapping.number_option(self.options, "retry_after_429", DEFAULT_RETRY_AFTER)
-            raise TransientError("Firmao: zbyt wiele zapytań (429) – ponowimy później.",
-                                 retry_after=retry_after, status=429)
-        if status >= 500 and status != 501:
-            raise TransientError(
-                f"Firmao: błąd serwera ({status}) – ponowimy później.",
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                status=status,
             )
         if status in (400, 409, 422) and errors:
             self._raise_refusal(errors)
@@ -317,9 +307,6 @@ class FirmaoProvider(Provider):
             start += len(records)
             if total >= 0 and start >= total:
                 return
-
-    def _options(self, settings: ExportSettings | None = None) -> dict:
-        return {**self.options, **(settings.options if settings else {})}
 
     # ------------------------------------------------------------------ account
 
@@ -386,16 +373,14 @@ class FirmaoProvider(Provider):
     def create_document(self, doc: HubDocument, settings: ExportSettings) -> RemoteDocument:
         if doc.kind not in mapping.KINDS:
             raise NotSupported(f"Firmao: rodzaj dokumentu „{doc.kind}” nie jest przekazywany.")
-        problems = self.preflight(doc, settings)
-        if problems:
-            raise _rejection(problems)
+        self._refuse_problems(doc, settings)
         opts = self._options(settings)
         hub_numbering = settings.numbering == "hub"
         number: str | None = doc.number if hub_numbering else None
         if not hub_numbering:
             # A fresh service number never collides with our earlier attempt, so look for that
             # attempt by reference first (a 502 after the service stored it, a second export).
-            if mapping.truthy(opts.get("check_before_create"), default=True):
+            if option_on(opts.get("check_before_create"), default=True):
                 existing = self._find_by_reference(doc)
                 if existing is not None:
                     raise DuplicateReference(
@@ -537,7 +522,7 @@ class FirmaoProvider(Provider):
         response = self._call("GET", path, params={"original": "true", "id": remote_id}, accept="application/pdf")
         content = response.content
         if not content.startswith(b"%PDF"):
-            payload = _json_or_none(response)
+            payload = json_or_none(response)
             detail = self.redact(_error_text(payload)) if isinstance(payload, dict) else ""
             raise ProviderError("Firmao: zamiast PDF przyszła inna odpowiedź" + (f": {detail}" if detail else "."))
         return content
@@ -548,20 +533,6 @@ class FirmaoProvider(Provider):
 
 class _PlainText(str):
     """A 2xx answer that is plain text, not JSON (e.g. the next number as a bare string)."""
-
-
-def _rejection(problems: list[Problem]) -> ValidationRejected:
-    field_errors: dict[str, list[str]] = {}
-    for problem in problems:
-        field_errors.setdefault(problem.field, []).append(problem.message)
-    return ValidationRejected("Dokument wymaga poprawek: " + "; ".join(p.message for p in problems), field_errors)
-
-
-def _json_or_none(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
 
 
 def _error_field(error: dict) -> str:

@@ -10,31 +10,38 @@ through the integration's options.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from stdnum.eu import vat as eu_vat
-from stdnum.pl import nip
-
+from . import checks
+from . import payments as pay
 from .base import (
     VAT_RATES,
     Choice,
     ExportSettings,
     HubDocument,
     Line,
-    Party,
     Problem,
     RateTotal,
     RemoteDocument,
+    option_on,
 )
+from .money import (
+    CENT,
+    by_rate,
+    decimal_or_none,
+    json_quantity,
+    money_text,
+    normalise_rate,
+    rate_percent,
+    round_money,
+    split_gross,
+)
+from .parties import EU_VAT_PREFIXES, NO_TAX_ID, classify_tax_id, country_name, display_name
 
 KINDS = ("invoice", "receipt")  # corrections are documented, but not built here
-CENT = Decimal("0.01")
 UNIT_PRICE_STEP = Decimal("0.0001")  # unit net prices carry 4 places so quantity × price rounds back
-RATE_ORDER = {rate: i for i, rate in enumerate(VAT_RATES)}
-PERCENT = {"23": Decimal(23), "8": Decimal(8), "5": Decimal(5)}
 
 # The numbering dictionary's names for `GET /invoicenumbers/next?objectClass=transaction&type=…` [DOC].
 NUMBERING_TYPES = {"invoice": "invoice", "receipt": "receipt"}
@@ -43,7 +50,6 @@ KIND_LABELS = {"invoice": "Faktura", "receipt": "Paragon", "correction": "Korekt
 # Only CASH and TRANSFER are confirmed; there is no listing endpoint. Further codes the account
 # accepts can be added with the `extra_payment_types` option ("CARD=Karta; COD=Pobranie").
 PAYMENT_TYPES = (Choice("TRANSFER", "Przelew"), Choice("CASH", "Gotówka"))
-_CASH_NAMES = re.compile(r"\bgotowk|\bcash\b")
 
 # Our reference goes into `description` (an internal note, not printed) so a look-up can find it.
 REFERENCE_LABEL = "Invoice Bridge ref"
@@ -66,26 +72,11 @@ PRICE_MODES = frozenset({"gross", "net"})
 NUMBERING_MODES = frozenset({"next", "omit"})
 UNKNOWN_SKU_MODES = frozenset({"reject", "text"})
 
-EU_PREFIXES = (frozenset(code.upper() for code in eu_vat.MEMBER_STATES) - {"XI"}) | {"EL"}
-
-# `customerAddress.country` takes a country name, not an ISO code [DOC: "Polska"].
-COUNTRY_NAMES = {
-    "PL": "Polska", "AT": "Austria", "BE": "Belgia", "BG": "Bułgaria", "HR": "Chorwacja", "CY": "Cypr",
-    "CZ": "Czechy", "DK": "Dania", "EE": "Estonia", "FI": "Finlandia", "FR": "Francja", "GR": "Grecja",
-    "ES": "Hiszpania", "NL": "Holandia", "IE": "Irlandia", "LT": "Litwa", "LU": "Luksemburg", "LV": "Łotwa",
-    "MT": "Malta", "DE": "Niemcy", "PT": "Portugalia", "RO": "Rumunia", "SK": "Słowacja", "SI": "Słowenia",
-    "SE": "Szwecja", "HU": "Węgry", "IT": "Włochy", "GB": "Wielka Brytania", "NO": "Norwegia",
-    "CH": "Szwajcaria", "UA": "Ukraina", "US": "Stany Zjednoczone", "CA": "Kanada", "IS": "Islandia",
-    "LI": "Liechtenstein", "TR": "Turcja", "CN": "Chiny", "JP": "Japonia", "AU": "Australia",
-    "IL": "Izrael", "AE": "Zjednoczone Emiraty Arabskie", "MD": "Mołdawia", "GE": "Gruzja", "RS": "Serbia",
-}
+# Northern Ireland's XI ids are not taken for EU VAT ids here.
+EU_PREFIXES = EU_VAT_PREFIXES - {"XI"}
 
 
 # --------------------------------------------------------------------------- formatting
-
-
-def money(value: Decimal) -> str:
-    return f"{Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP):f}"
 
 
 def unit_price(value: Decimal) -> str:
@@ -95,22 +86,10 @@ def unit_price(value: Decimal) -> str:
     return f"{whole}.{fraction.rstrip('0').ljust(2, '0')}"
 
 
-def quantity_value(value: Decimal) -> int | float:
-    # A JSON number as in the guide's examples; a fractional quantity (1.5 kg) is no money.
-    value = Decimal(value)
-    return int(value) if value == value.to_integral_value() else float(value.normalize())
-
-
 def option(options: dict, name: str) -> str:
     value = options.get(name)
     text = str(value).strip() if value is not None else ""
     return text or DEFAULTS.get(name, "")
-
-
-def truthy(value: Any, default: bool = False) -> bool:
-    if value is None or str(value).strip() == "":
-        return default
-    return str(value).strip().lower() in ("1", "true", "tak", "yes", "on", "t")
 
 
 def number_option(options: dict, name: str, default: float) -> float:
@@ -126,11 +105,6 @@ def vat_value(rate: str, options: dict) -> int | str:
     if rate.isdigit():
         return int(rate)
     return option(options, f"vat_code_{rate}") or rate
-
-
-def _ascii_fold(text: str) -> str:
-    text = text.lower().replace("ł", "l")
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def extra_payment_types(options: dict) -> list[Choice]:
@@ -152,8 +126,7 @@ def payment_types(options: dict) -> list[Choice]:
 def default_payment_type(shop_name: str) -> str:
     """Cash stays cash; everything a shop takes online (cards, BLIK, PayU, P24…) lands on the
     bank account, the only other confirmed value being TRANSFER."""
-    folded = _ascii_fold((shop_name or "").strip())
-    return "CASH" if _CASH_NAMES.search(folded) else "TRANSFER"
+    return pay.payment_code(shop_name, [(pay.CASH, "CASH")]) or "TRANSFER"
 
 
 def payment_type(doc: HubDocument, settings: ExportSettings) -> str:
@@ -163,33 +136,9 @@ def payment_type(doc: HubDocument, settings: ExportSettings) -> str:
 # --------------------------------------------------------------------------- buyer
 
 
-def classify_tax_id(party: Party) -> tuple[str, str]:
-    """(value, kind) with kind "pl" (10-digit NIP), "eu" (prefixed VAT id), "other" or "none"."""
-    raw = re.sub(r"[\s\-.]", "", party.tax_id or "").upper()
-    country = (party.country or "PL").upper()
-    if not raw:
-        return "", "none"
-    if re.fullmatch(r"(PL)?\d{10}", raw) and (country == "PL" or raw.startswith("PL")):
-        return raw.removeprefix("PL"), "pl"
-    if raw[:2] in EU_PREFIXES and raw[:2] != "PL" and raw[:2].isalpha():
-        return raw, "eu"
-    return raw, "other"
-
-
-def buyer_name(buyer: Party) -> str:
-    if buyer.is_company:
-        return (buyer.company_name or buyer.name).strip()
-    return (f"{buyer.first_name} {buyer.last_name}".strip() or buyer.name).strip()
-
-
-def country_name(code: str) -> str:
-    code = (code or "PL").strip().upper()
-    return COUNTRY_NAMES.get(code, code)
-
-
 def buyer_fields(doc: HubDocument, options: dict, customer_id: int | str | None = None) -> dict:
     buyer = doc.buyer
-    name = buyer_name(buyer)
+    name = display_name(buyer)
     if not name and doc.kind == "receipt":
         name = option(options, "retail_customer_name")
     fields: dict = {"customerName": name}
@@ -203,8 +152,8 @@ def buyer_fields(doc: HubDocument, options: dict, customer_id: int | str | None 
             fields["emails"] = [buyer.email]
         if buyer.phone:
             fields["phones"] = [buyer.phone]
-    tax_id, kind = classify_tax_id(buyer)
-    if buyer.is_company and kind != "none":
+    tax_id, kind = classify_tax_id(buyer, EU_PREFIXES)
+    if buyer.is_company and kind != NO_TAX_ID:
         fields["nipNumber"] = tax_id
     fields["customerAddress.street"] = buyer.street
     fields["customerAddress.postCode"] = buyer.post_code
@@ -214,10 +163,6 @@ def buyer_fields(doc: HubDocument, options: dict, customer_id: int | str | None 
 
 
 # --------------------------------------------------------------------------- lines and money
-
-
-def rate_percent(rate: str) -> Decimal:
-    return PERCENT.get(rate, Decimal(0))
 
 
 def split_nets(lines: Iterable[Line], totals: Iterable[RateTotal]) -> list[tuple[Decimal, Decimal]]:
@@ -232,11 +177,11 @@ def split_nets(lines: Iterable[Line], totals: Iterable[RateTotal]) -> list[tuple
     nets = []
     for line in lines:
         percent = rate_percent(line.vat_rate)
-        nets.append((line.gross * 100 / (100 + percent)).quantize(CENT, rounding=ROUND_HALF_UP))
-    by_rate: dict[str, list[int]] = {}
+        nets.append(round_money(line.gross * 100 / (100 + percent)))
+    lines_of_rate: dict[str, list[int]] = {}
     for i, line in enumerate(lines):
-        by_rate.setdefault(line.vat_rate, []).append(i)
-    for rate, indexes in by_rate.items():
+        lines_of_rate.setdefault(line.vat_rate, []).append(i)
+    for rate, indexes in lines_of_rate.items():
         target = targets.get(rate)
         if target is None:
             continue
@@ -257,18 +202,19 @@ def entry(line: Line, net: Decimal, vat: Decimal, options: dict, price_mode: str
     item: dict = {
         # A number links a catalogue product (stock moves); a string is a free-text line [DOC].
         "product": product_id if product_id is not None else line.name,
-        "quantity": quantity_value(line.quantity),
+        # A JSON number as in the guide's examples; a fractional quantity (1.5 kg) is no money.
+        "quantity": json_quantity(line.quantity),
         "unit": line.unit,
         "vatPercent": vat_value(line.vat_rate, options),
-        "unitNettoPrice": unit_price(net / line.quantity) if line.quantity else money(net),
+        "unitNettoPrice": unit_price(net / line.quantity) if line.quantity else money_text(net),
     }
     if price_mode == "gross":
         # [UNCONFIRMED] sending the unit gross on a sale; with calculateFromGross the service
         # derives the tax from the gross sum, the way the hub printed it.
-        item["unitBruttoPrice"] = money(line.unit_gross)
-    item["nettoPrice"] = money(net)
-    item["vatPrice"] = money(vat)
-    item["bruttoPrice"] = money(line.gross)
+        item["unitBruttoPrice"] = money_text(line.unit_gross)
+    item["nettoPrice"] = money_text(net)
+    item["vatPrice"] = money_text(vat)
+    item["bruttoPrice"] = money_text(line.gross)
     if send_sku and line.sku:
         item["productCode"] = line.sku
     return item
@@ -327,8 +273,8 @@ def build_transaction(doc: HubDocument, settings: ExportSettings, options: dict 
     body["paymentType"] = payment_type(doc, settings)
     paid = doc.total_gross if doc.paid else Decimal(0)
     body["paid"] = bool(doc.paid)
-    body["paidValue"] = money(paid)
-    body["restOfPaidValue"] = money(doc.total_gross - paid)
+    body["paidValue"] = money_text(paid)
+    body["restOfPaidValue"] = money_text(doc.total_gross - paid)
     body["currency"] = doc.currency
     if doc.currency != "PLN" and doc.exchange_rate:
         body["exchangeRate"] = f"{doc.exchange_rate:f}"
@@ -348,9 +294,9 @@ def build_transaction(doc: HubDocument, settings: ExportSettings, options: dict 
         body["bankAccount"] = id_value(option(opts, "bank_account_id"))
     if settings.send_sku and option(opts, "warehouse_id"):
         body["warehouse"] = {"id": id_value(option(opts, "warehouse_id"))}  # [UNCONFIRMED]
-    body["transactionNettoPrice"] = money(doc.total_net)
-    body["transactionVatPrice"] = money(doc.total_vat)
-    body["transactionBruttoPrice"] = money(doc.total_gross)
+    body["transactionNettoPrice"] = money_text(doc.total_net)
+    body["transactionVatPrice"] = money_text(doc.total_vat)
+    body["transactionBruttoPrice"] = money_text(doc.total_gross)
     splits = split_nets(doc.lines, doc.totals)
     body["transactionEntries"] = [
         entry(line, net, vat, opts, price_mode,
@@ -368,57 +314,20 @@ def id_value(value: str) -> int | str:
 
 
 def _buyer_problems(doc: HubDocument) -> list[Problem]:
-    buyer = doc.buyer
-    problems: list[Problem] = []
-    if buyer.is_company:
-        if not buyer_name(buyer):
-            problems.append(Problem("buyer.company_name", "Brak nazwy firmy nabywcy – uzupełnij nazwę firmy."))
-        tax_id, kind = classify_tax_id(buyer)
-        country = (buyer.country or "PL").upper()
-        if kind == "none" and country == "PL" and doc.kind == "invoice":
-            problems.append(Problem("buyer.tax_id", "Brak NIP nabywcy (firma z Polski) – wpisz 10-cyfrowy NIP."))
-        elif kind == "pl" and not nip.is_valid(tax_id):
-            problems.append(Problem(
-                "buyer.tax_id", f"NIP nabywcy „{buyer.tax_id}” jest nieprawidłowy (zła suma kontrolna) – popraw NIP.",
-            ))
-        elif kind == "eu" and not eu_vat.is_valid(tax_id):
-            problems.append(Problem(
-                "buyer.tax_id",
-                f"Numer VAT UE nabywcy „{buyer.tax_id}” jest nieprawidłowy – popraw numer "
-                "(z prefiksem kraju, np. DE123456789).",
-            ))
-    elif doc.kind == "invoice" and not buyer_name(buyer):
-        problems.append(Problem("buyer.name", "Brak imienia i nazwiska nabywcy – uzupełnij dane klienta."))
-    if not re.fullmatch(r"[A-Za-z]{2}", buyer.country or "PL"):
-        problems.append(Problem(
-            "buyer.country", f"Kraj nabywcy „{buyer.country}” to nie 2-literowy kod ISO (np. PL, DE) – popraw go.",
-        ))
-    return problems
+    invoice = doc.kind == "invoice"  # a receipt may go to an anonymous buyer
+    return (checks.buyer_name_problems(doc.buyer, person_required=invoice)
+            + checks.buyer_tax_id_problems(doc.buyer, nip_required=invoice, eu_prefixes=EU_PREFIXES)
+            + checks.found(checks.buyer_country_problem(doc.buyer)))
 
 
 def _line_problems(i: int, line: Line, send_sku: bool, vat_rates: frozenset[str]) -> list[Problem]:
     path = f"lines[{i}]"
-    problems: list[Problem] = []
-    if not line.name.strip():
-        problems.append(Problem(f"{path}.name", "Pozycja bez nazwy – uzupełnij nazwę produktu."))
-    if line.vat_rate not in vat_rates:
-        allowed = ", ".join(r for r in VAT_RATES if r in vat_rates)
-        problems.append(Problem(
-            f"{path}.vat_rate",
-            f"Stawka VAT „{line.vat_rate}” w pozycji „{line.name}” nie jest obsługiwana przez Firmao – "
-            f"wybierz jedną z: {allowed}.",
-        ))
-    if line.quantity <= 0:
-        problems.append(Problem(
-            f"{path}.quantity", f"Ilość w pozycji „{line.name}” musi być większa od zera – popraw ilość.",
-        ))
-    if send_sku and not (line.sku or "").strip():
-        problems.append(Problem(
-            f"{path}.sku",
-            f"Pozycja „{line.name}” nie ma kodu SKU, a włączone jest przekazywanie SKU – uzupełnij SKU "
-            "produktu albo wyłącz tę opcję.",
-        ))
-    return problems
+    return checks.found(
+        checks.line_name_problem(path, line.name),
+        checks.vat_rate_problem(path, line, vat_rates, "Firmao"),
+        checks.quantity_problem(path, line),
+        checks.sku_problem(path, line, send_sku),
+    )
 
 
 def _option_problems(options: dict) -> list[Problem]:
@@ -444,28 +353,18 @@ def preflight(doc: HubDocument, settings: ExportSettings, options: dict | None =
     """Everything Firmao is known to refuse (or this adapter cannot send), found before sending."""
     opts = options or {}
     if doc.kind not in KINDS:
-        return [Problem("kind", "Firmao: korekt nie przekazujemy – wystaw korektę bezpośrednio w Firmao."
-                        if doc.kind == "correction" else f"Nieznany rodzaj dokumentu „{doc.kind}”.")]
+        if doc.kind != "correction":
+            return [checks.unknown_kind(doc.kind)]
+        return [Problem("kind", "Firmao: korekt nie przekazujemy – wystaw korektę bezpośrednio w Firmao.")]
     problems = _buyer_problems(doc)
-    if not doc.lines:
-        problems.append(Problem("lines", "Dokument nie ma pozycji."))
+    problems += checks.found(checks.no_lines(doc.lines))
     for i, line in enumerate(doc.lines):
         problems += _line_problems(i, line, settings.send_sku, vat_rates)
-    if not re.fullmatch(r"[A-Z]{3}", doc.currency or ""):
-        problems.append(Problem("currency", f"Waluta „{doc.currency}” to nie 3-literowy kod ISO (np. PLN, EUR)."))
-    elif doc.currency != "PLN" and not (doc.exchange_rate and doc.exchange_rate > 0):
-        problems.append(Problem(
-            "exchange_rate", f"Dokument w walucie {doc.currency} wymaga kursu wymiany na PLN – podaj kurs.",
-        ))
-    if "zw" in {line.vat_rate for line in doc.lines} and not (
-            doc.exemption_basis.strip() or option(opts, "exempt_basis")):
-        problems.append(Problem(
-            "exemption_basis",
-            "Pozycje ze stawką zw wymagają podstawy zwolnienia z VAT – wpisz ją w dokumencie "
-            "lub ustaw domyślną w opcjach integracji Firmao.",
-        ))
-    if settings.numbering == "hub" and not doc.number.strip():
-        problems.append(Problem("number", "Wybrano numerację z huba, a dokument nie ma numeru."))
+    problems += checks.currency_problems(doc)
+    problems += checks.found(
+        checks.exemption_basis_problem(doc.lines, doc.exemption_basis.strip(), option(opts, "exempt_basis")),
+        checks.hub_number_problem(doc, settings),
+    )
     problems += _option_problems(opts)
     return problems
 
@@ -473,25 +372,13 @@ def preflight(doc: HubDocument, settings: ExportSettings, options: dict | None =
 # --------------------------------------------------------------------------- answers
 
 
-def decimal_or_none(value: Any) -> Decimal | None:
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        return Decimal(str(value).replace(",", ".").strip())
-    except InvalidOperation:
-        return None
-
-
-def normalise_rate(value: Any, options: dict | None = None) -> str:
-    text = str(value if value is not None else "").strip().lower()
-    opts = options or {}
+def rate_aliases(options: dict | None = None) -> dict[str, str]:
+    """The letter rates and the codes the options send for them [UNCONFIRMED: vat_code_*]."""
+    aliases: dict[str, str] = {}
     for rate in ("zw", "np", "oo"):
-        if text in (rate, option(opts, f"vat_code_{rate}").lower()):
-            return rate
-    number = decimal_or_none(text)
-    if number is not None and number == number.to_integral_value():
-        return str(int(number))
-    return text
+        aliases.setdefault(rate, rate)
+        aliases.setdefault(option(options or {}, f"vat_code_{rate}").lower(), rate)
+    return aliases
 
 
 def created_transaction(data: Any) -> tuple[str | None, str]:
@@ -581,9 +468,10 @@ def totals_from_entries(entries: list[dict], from_gross: bool, header_vat: Decim
     sum (as the hub does); that reading is used only while it agrees with the document's own VAT
     total, otherwise the lines' stored net/VAT sums are reported as they are.
     """
+    aliases = rate_aliases(options)
     sums: dict[str, list[Decimal]] = {}
     for item in entries:
-        rate = normalise_rate(item.get("vatPercent"), options)
+        rate = normalise_rate(item.get("vatPercent"), aliases)
         quantity = decimal_or_none(item.get("quantity")) or Decimal(0)
         net = decimal_or_none(item.get("nettoPrice"))
         if net is None:
@@ -593,33 +481,28 @@ def totals_from_entries(entries: list[dict], from_gross: bool, header_vat: Decim
         if gross is None and vat is not None:
             gross = net + vat
         if gross is None:
-            gross = (net * (100 + rate_percent(rate)) / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+            gross = round_money(net * (100 + rate_percent(rate)) / 100)
         if vat is None:
             vat = gross - net
         row = sums.setdefault(rate, [Decimal(0), Decimal(0), Decimal(0)])
         row[0] += net
         row[1] += vat
         row[2] += gross
-    ordered = sorted(sums.items(), key=lambda item: (RATE_ORDER.get(item[0], len(RATE_ORDER)), item[0]))
-    stored = tuple(RateTotal(rate, Decimal(money(n)), Decimal(money(v)), Decimal(money(g)))
-                   for rate, (n, v, g) in ordered)
+    ordered = by_rate(sums)
+    stored = tuple(RateTotal(rate, round_money(net), round_money(vat), round_money(gross))
+                   for rate, (net, vat, gross) in ordered)
     if not from_gross:
         return stored
-    printed = []
-    for rate, (_, _, gross) in ordered:
-        gross = Decimal(money(gross))
-        percent = rate_percent(rate)
-        vat = Decimal(money(gross * percent / (100 + percent)))
-        printed.append(RateTotal(rate, gross - vat, vat, gross))
-    if header_vat is not None and sum((t.vat for t in printed), Decimal(0)) != Decimal(money(header_vat)):
+    printed = tuple(split_gross(rate, gross) for rate, (_, _, gross) in ordered)
+    if header_vat is not None and sum((t.vat for t in printed), Decimal(0)) != round_money(header_vat):
         return stored
-    return tuple(printed)
+    return printed
 
 
 def parse_transaction(record: dict, entries: list[dict] | None = None, options: dict | None = None) -> RemoteDocument:
     """A stored transaction (from `GET /transactions?id(eq)=…`) and its lines → RemoteDocument."""
     header_vat = decimal_or_none(record.get("transactionVatPrice"))
-    totals = totals_from_entries(entries, truthy(record.get("calculateFromGross")), header_vat, options) \
+    totals = totals_from_entries(entries, option_on(record.get("calculateFromGross")), header_vat, options) \
         if entries else ()
     status = record.get("paymentStatus") or ("PAID" if record.get("paid") is True else None)
     return RemoteDocument(

@@ -45,8 +45,10 @@ from .base import (
     TransientError,
     ValidationRejected,
     field_errors_message,
-    parse_retry_after,
+    header_safe,
+    path_id,
 )
+from .money import decimal_or_none, money_text
 
 API_HOST = "https://www.ifirma.pl"
 API_PREFIX = "/iapi"
@@ -161,9 +163,8 @@ class IfirmaProvider(Provider):
         ),
     }
 
-    def __init__(self, credentials, base_url=None, options=None, session=None, timeout=(5, 30),
-                 request_log=None):
-        super().__init__(credentials, base_url, options, session, timeout, request_log)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self.login = self.credentials.get("login", "")
         self.base_url = self.base_url or API_HOST
         # The sandbox is addressed as "{sandbox}/ifirma" + the real path; a base URL that already
@@ -186,7 +187,7 @@ class IfirmaProvider(Provider):
     def _check_login(self) -> None:
         if not self.login:
             raise AuthenticationFailed("Brak loginu iFirma – wpisz adres e-mail, którym logujesz się do ifirma.pl.")
-        if not re.fullmatch(r"[\x21-\x7e]+", self.login) or "," in self.login:
+        if not header_safe(self.login) or "," in self.login:
             raise AuthenticationFailed(
                 f"Login iFirma „{self.login}” zawiera niedozwolone znaki – wpisz adres e-mail z ifirma.pl."
             )
@@ -214,11 +215,7 @@ class IfirmaProvider(Provider):
     def _read(self, response: requests.Response, method: str, key_name: str, pdf: bool) -> Any:
         status = response.status_code
         if status == 429:
-            raise TransientError(
-                "iFirma: limit zapytań przekroczony (429) – ponowimy później.",
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                status=429,
-            )
+            raise self._unavailable(response)
         if pdf and 200 <= status < 300 and response.content.startswith(b"%PDF"):
             return response.content
         envelope = _envelope(response)
@@ -229,12 +226,9 @@ class IfirmaProvider(Provider):
             raise NotFound("iFirma: nie znaleziono (404)" + (f": {info}." if info else "."))
         if code not in (None, 0):
             self._raise_for_code(code, envelope.get("Informacja"), method, key_name)
-        if status >= 500:
-            raise TransientError(
-                f"iFirma: błąd serwera ({status}) – ponowimy później.",
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                status=status,
-            )
+        unavailable = self._unavailable(response)  # a 5xx whose body names no cause
+        if unavailable:
+            raise unavailable
         if status in (401, 403):
             raise AuthenticationFailed(
                 f"iFirma odmówiła dostępu (HTTP {status}) – sprawdź login i klucz „{key_name}” w: {KEYS_HELP}."
@@ -244,10 +238,7 @@ class IfirmaProvider(Provider):
         if pdf:
             raise ProviderError("iFirma: zamiast PDF przyszła inna odpowiedź.")
         if envelope is None:
-            if method in WRITE_METHODS:
-                # Accepted but unreadable: it may be stored, so look it up instead of re-sending.
-                raise OutcomeUnknown("iFirma: nieczytelna odpowiedź po zapisie dokumentu.")
-            raise ProviderError("iFirma: nieczytelna odpowiedź (oczekiwano JSON z polem „response”).")
+            raise self._unreadable(method, "JSON z polem „response”")
         return envelope
 
     def _raise_for_code(self, code: int, information: Any, method: str, key_name: str) -> None:
@@ -310,9 +301,6 @@ class IfirmaProvider(Provider):
 
     # ------------------------------------------------------------------ documents
 
-    def _options(self, settings: ExportSettings | None = None) -> dict:
-        return {**self.options, **(settings.options if settings else {})}
-
     def preflight(self, doc: HubDocument, settings: ExportSettings) -> list[Problem]:
         return mapping.preflight(doc, settings, self._options(settings), self.vat_rates)
 
@@ -324,13 +312,7 @@ class IfirmaProvider(Provider):
         resource = mapping.RESOURCES.get(doc.kind)
         if resource is None:
             raise NotSupported(f"iFirma: rodzaj dokumentu „{doc.kind}” nie jest obsługiwany.")
-        problems = self.preflight(doc, settings)
-        if problems:
-            field_errors: dict[str, list[str]] = {}
-            for problem in problems:
-                field_errors.setdefault(problem.field, []).append(problem.message)
-            raise ValidationRejected("Dokument wymaga poprawek: " + "; ".join(p.message for p in problems),
-                                     field_errors)
+        self._refuse_problems(doc, settings)
         if _flag(self._options(settings).get("lookup_before_create"), default=True):
             existing = self.find_document(doc)
             if existing is not None:
@@ -370,7 +352,7 @@ class IfirmaProvider(Provider):
         return ValidationRejected(f"{advice} ({refusal.message})", field_errors)
 
     def _invoice_data(self, resource: mapping.Resource, remote_id: str) -> dict:
-        data = self._call("GET", f"/{resource.name}/{_path_id(remote_id)}.json", resource.key_name)
+        data = self._call("GET", f"/{resource.name}/{path_id(remote_id)}.json", resource.key_name)
         if isinstance(data.get("Wynik"), dict) and "Pozycje" not in data:
             data = data["Wynik"]
         if not isinstance(data, dict) or not ("Pozycje" in data or "PelnyNumer" in data):
@@ -408,13 +390,13 @@ class IfirmaProvider(Provider):
                   "typ": resource.list_type}
         if _flag(self.options.get("amount_filter"), default=True):
             # [UNCONFIRMED] that kwotaOd/kwotaDo compare the gross amount; the option turns it off.
-            gross = f"{mapping.money(doc.total_gross):f}"
+            gross = money_text(doc.total_gross)
             params.update(kwotaOd=gross, kwotaDo=gross)
         reads = 0
         for item in self._list(params):
             if item.get("DataWystawienia") and str(item["DataWystawienia"])[:10] != issue_date:
                 continue
-            gross = mapping.decimal_or_none(item.get("Brutto"))
+            gross = decimal_or_none(item.get("Brutto"))
             if gross is not None and gross != doc.total_gross:
                 continue
             remote_id = _list_id(item)
@@ -436,7 +418,7 @@ class IfirmaProvider(Provider):
 
     def fetch_pdf(self, remote_id: str) -> bytes:
         resource = mapping.INVOICE
-        return self._call("GET", f"/{resource.name}/{_path_id(remote_id)}.pdf", resource.key_name, pdf=True)
+        return self._call("GET", f"/{resource.name}/{path_id(remote_id)}.pdf", resource.key_name, pdf=True)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -448,10 +430,6 @@ def _flag(value: Any, default: bool) -> bool:
     if not text:
         return default
     return text not in ("0", "nie", "no", "false", "off")
-
-
-def _path_id(remote_id: str) -> str:
-    return urllib.parse.quote(str(remote_id), safe="")
 
 
 def _list_id(item: dict) -> str | None:

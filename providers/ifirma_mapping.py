@@ -10,15 +10,15 @@ Amounts are Decimal here; `jsonable` turns them into JSON numbers at the HTTP ed
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 from stdnum.eu import vat as eu_vat
 from stdnum.pl import nip
 
-from .base import VAT_RATES as HUB_VAT_RATES
+from . import checks
+from . import payments as pay
 from .base import (
     Choice,
     ExportSettings,
@@ -28,9 +28,12 @@ from .base import (
     Problem,
     RateTotal,
     RemoteDocument,
+    ascii_fold,
+    has_reference,  # noqa: F401  (part of this module's API: the adapter reads it here)
+    reference_line,
 )
-
-CENT = Decimal("0.01")
+from .money import CENT, decimal_or_none, rate_totals, round_money
+from .parties import COUNTRY_NAMES, EU_VAT_ID, EU_VAT_PREFIXES, classify_tax_id, country_code, display_name
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,6 @@ INVOICE = RESOURCES["invoice"]
 VAT_RATES = frozenset({"23", "8", "5", "0", "zw", "np"})
 # [UNCONFIRMED] `NP` appears in one client's type list only; option `np_rate_type` overrides it.
 DEFAULT_NP_RATE_TYPE = "NP"
-RATE_ORDER = {rate: i for i, rate in enumerate(HUB_VAT_RATES)}
 
 # `RodzajPodpisuOdbiorcy`: OUP person authorised, UPO authorisation, BPO no recipient signature,
 # BWO no signatures at all (since 2020-11). BPO is what the documented example sends.
@@ -85,20 +87,20 @@ DEFAULT_PAYMENT_CODE = "PRZ"
 # Shop payment name → code. First match wins, so the specific names come first. BLIK is an
 # online payment without its own code → ELE; the merchant can link it otherwise in settings.
 _PAYMENT_RULES: tuple[tuple[str, str], ...] = (
-    (r"\bprzelewy\s*24\b|\bp24\b", "P24"),
-    (r"\bpayu\b", "ALG"),
-    (r"\bpaypal\b", "PAL"),
-    (r"\btpay\b|\btransferuj", "TPA"),
-    (r"\bdotpay\b", "DOT"),
-    (r"\bblik\b|\belektroniczn|\bonline\b|\bapple pay\b|\bgoogle pay\b", "ELE"),
-    (r"\bpobrani|\bprzy odbiorze\b|\bcash on delivery\b|\bcod\b", "POB"),
-    (r"\bkart|\bcard\b", "KAR"),
-    (r"\bgotowk|\bcash\b", "GTK"),
+    (pay.PRZELEWY24, "P24"),
+    (pay.PAYU, "ALG"),
+    (pay.PAYPAL, "PAL"),
+    (pay.any_of(pay.TPAY, r"\btransferuj"), "TPA"),
+    (pay.DOTPAY, "DOT"),
+    (pay.any_of(pay.BLIK, r"\belektroniczn|\bonline\b", pay.WALLET), "ELE"),
+    (pay.CASH_ON_DELIVERY, "POB"),
+    (pay.CARD, "KAR"),
+    (pay.CASH, "GTK"),
     (r"\bpolecenie zaplaty\b", "PZA"),
-    (r"\bprzelew|\btransfer\b", "PRZ"),
-    (r"\bczek|\bcheque\b", "CZK"),
-    (r"\bkompensat", "KOM"),
-    (r"\bbarter\b", "BAR"),
+    (pay.TRANSFER, "PRZ"),
+    (pay.CHEQUE, "CZK"),
+    (pay.COMPENSATION, "KOM"),
+    (pay.BARTER, "BAR"),
 )
 
 # Field lengths: `Kontrahent` from client libraries, the rest from the docs.
@@ -118,31 +120,12 @@ LIMITS = {
     "NazwaSeriiNumeracji": 50,  # [UNCONFIRMED] no documented limit; series names are short
 }
 
-REFERENCE_LABEL = "Nr ref."
 
-# Greece uses EL as its VAT prefix; XI (Northern Ireland) is no country code of its own.
-EU_PREFIXES = (frozenset(code.upper() for code in eu_vat.MEMBER_STATES) - {"XI"}) | {"EL"}
-
-# `Kraj` takes the Polish country name; `KodKraju` (since 2021-05) the ISO code.
-COUNTRY_NAMES = {
-    "PL": "Polska", "AT": "Austria", "BE": "Belgia", "BG": "Bułgaria", "HR": "Chorwacja", "CY": "Cypr",
-    "CZ": "Czechy", "DK": "Dania", "EE": "Estonia", "FI": "Finlandia", "FR": "Francja", "GR": "Grecja",
-    "ES": "Hiszpania", "NL": "Holandia", "IE": "Irlandia", "LT": "Litwa", "LU": "Luksemburg", "LV": "Łotwa",
-    "MT": "Malta", "DE": "Niemcy", "PT": "Portugalia", "RO": "Rumunia", "SK": "Słowacja", "SI": "Słowenia",
-    "SE": "Szwecja", "HU": "Węgry", "IT": "Włochy", "GB": "Wielka Brytania", "NO": "Norwegia",
-    "CH": "Szwajcaria", "UA": "Ukraina", "US": "Stany Zjednoczone", "CA": "Kanada", "IS": "Islandia",
-    "LI": "Liechtenstein", "BY": "Białoruś", "TR": "Turcja", "CN": "Chiny", "JP": "Japonia",
-    "AU": "Australia", "IL": "Izrael", "AE": "Zjednoczone Emiraty Arabskie", "MD": "Mołdawia",
-    "GE": "Gruzja", "RS": "Serbia", "BA": "Bośnia i Hercegowina", "ME": "Czarnogóra", "MK": "Macedonia Północna",
-    "AL": "Albania",
-}
+# XI (Northern Ireland) is no country of its own: such an id is not split into PrefiksUE.
+EU_PREFIXES = EU_VAT_PREFIXES - {"XI"}
 
 
 # --------------------------------------------------------------------------- formatting
-
-
-def money(value: Decimal) -> Decimal:
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def jsonable(value):
@@ -157,11 +140,6 @@ def jsonable(value):
     return value
 
 
-def _ascii_fold(text: str) -> str:
-    text = text.lower().replace("ł", "l")
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-
-
 def default_payment_code(shop_name: str) -> str | None:
     """A shop's payment name → `SposobZaplaty` code; None when the name says nothing we know."""
     name = (shop_name or "").strip()
@@ -169,11 +147,7 @@ def default_payment_code(shop_name: str) -> str | None:
         return DEFAULT_PAYMENT_CODE
     if name.upper() in PAYMENT_CODES:
         return name.upper()
-    folded = _ascii_fold(name)
-    for pattern, code in _PAYMENT_RULES:
-        if re.search(pattern, folded):
-            return code
-    return None
+    return pay.payment_code(name, _PAYMENT_RULES)
 
 
 def payment_code(doc: HubDocument, settings: ExportSettings, options: dict) -> str | None:
@@ -209,29 +183,15 @@ def series_names(options: dict) -> list[str]:
 
 def split_tax_id(party: Party) -> tuple[str, str]:
     """(PrefiksUE, NIP) for the buyer's tax id: ("", digits) for a Polish NIP."""
-    raw = re.sub(r"[\s\-.]", "", party.tax_id or "").upper()
-    country = (party.country or "PL").upper()
-    if not raw:
-        return "", ""
-    if re.fullmatch(r"(PL)?\d{10}", raw) and (country == "PL" or raw.startswith("PL")):
-        return "", raw.removeprefix("PL")
-    if raw[:2].isalpha() and raw[:2] in EU_PREFIXES and raw[:2] != "PL":
-        return raw[:2], raw[2:]
-    return "", raw
-
-
-def buyer_name(buyer: Party) -> str:
-    if buyer.is_company:
-        return (buyer.company_name or buyer.name).strip()
-    full_name = f"{buyer.first_name} {buyer.last_name}".strip()
-    return (full_name or buyer.name).strip()
+    value, kind = classify_tax_id(party, EU_PREFIXES)
+    return (value[:2], value[2:]) if kind == EU_VAT_ID else ("", value)
 
 
 def contractor(buyer: Party) -> dict:
     """`Kontrahent`: always a new contractor record (`Identyfikator: null`) with the order's data,
     so an existing contractor with the same NIP is never overwritten by the update endpoint."""
     country = (buyer.country or "PL").upper()
-    fields: dict = {"Nazwa": buyer_name(buyer), "Identyfikator": None}
+    fields: dict = {"Nazwa": display_name(buyer), "Identyfikator": None}
     if buyer.is_company:
         prefix, number = split_tax_id(buyer)
         if prefix:
@@ -268,7 +228,7 @@ def position(line: Line, basis: str, np_rate_type: str) -> dict:
         "NazwaPelna": line.name,
         "Jednostka": line.unit,
         "Ilosc": Decimal(line.quantity).normalize(),
-        "CenaJednostkowa": money(line.unit_gross),
+        "CenaJednostkowa": round_money(line.unit_gross),
     }
     if line.vat_rate.isdigit():
         item["StawkaVat"] = (Decimal(line.vat_rate) / 100).quantize(CENT)
@@ -286,18 +246,8 @@ def position(line: Line, basis: str, np_rate_type: str) -> dict:
 
 # --------------------------------------------------------------------------- reference marker
 
-
-def reference_line(reference: str) -> str:
-    # No external-id field exists, so our reference is printed in `Uwagi`, which GET returns
-    # whole; `find_document` looks for it there.
-    return f"{REFERENCE_LABEL}: {reference}"
-
-
-def has_reference(remarks: str | None, reference: str) -> bool:
-    if not remarks or not reference:
-        return False
-    pattern = rf"{re.escape(REFERENCE_LABEL)}\s*:?\s*{re.escape(reference)}(?![\w/-])"
-    return re.search(pattern, remarks) is not None
+# No external-id field exists, so our reference line is printed in `Uwagi`, which GET returns
+# whole; `find_document` looks for it there (`has_reference`).
 
 
 def remarks(doc: HubDocument) -> str:
@@ -311,7 +261,7 @@ def remarks(doc: HubDocument) -> str:
 def build_invoice(doc: HubDocument, settings: ExportSettings, options: dict | None = None) -> dict:
     """The body of POST /fakturakraj.json."""
     opts = options or {}
-    paid = money(doc.total_gross) if doc.paid else Decimal("0.00")
+    paid = round_money(doc.total_gross) if doc.paid else Decimal("0.00")
     invoice: dict = {
         "Zaplacono": paid,
         "ZaplaconoNaDokumencie": paid,
@@ -341,45 +291,32 @@ def build_invoice(doc: HubDocument, settings: ExportSettings, options: dict | No
 
 
 def _too_long(field: str, what: str, value: str, limit_key: str, fix: str) -> Problem | None:
-    limit = LIMITS[limit_key]
-    if len(value) > limit:
-        return Problem(field, f"{what} ma {len(value)} znaków; iFirma przyjmuje najwyżej {limit} – {fix}.")
-    return None
+    return checks.too_long(field, what, value, LIMITS[limit_key], "iFirma", fix)
+
+
+def _tax_id_problems(buyer: Party) -> list[Problem]:
+    """iFirma's own reading of a company's id: in Poland anything but an EU VAT id must be a
+    valid NIP, and `NIP` (sent without the EU prefix) has a length limit."""
+    if not buyer.is_company:
+        return []
+    prefix, number = split_tax_id(buyer)
+    polish = country_code(buyer) == "PL"
+    if not number and polish:
+        return [checks.MISSING_NIP]
+    if number and not prefix and polish and not nip.is_valid(number):
+        return [checks.invalid_nip(buyer)]
+    if prefix and not eu_vat.is_valid(prefix + number):
+        return [checks.invalid_eu_vat_id(buyer)]
+    return checks.found(_too_long("buyer.tax_id", "Numer podatkowy nabywcy", number, "NIP",
+                                  "popraw numer (bez prefiksu kraju)"))
 
 
 def _buyer_problems(buyer: Party) -> list[Problem]:
-    problems: list[Problem] = []
-    name = buyer_name(buyer)
+    name = display_name(buyer)
     name_field = "buyer.company_name" if buyer.is_company else "buyer.name"
-    if not name:
-        what = "nazwy firmy" if buyer.is_company else "imienia i nazwiska"
-        problems.append(Problem(name_field, f"Brak {what} nabywcy – uzupełnij dane klienta."))
-    if buyer.is_company:
-        prefix, number = split_tax_id(buyer)
-        country = (buyer.country or "PL").upper()
-        if not number and country == "PL":
-            problems.append(Problem("buyer.tax_id", "Brak NIP nabywcy (firma z Polski) – wpisz 10-cyfrowy NIP."))
-        elif number and not prefix and country == "PL" and not nip.is_valid(number):
-            problems.append(Problem(
-                "buyer.tax_id", f"NIP nabywcy „{buyer.tax_id}” jest nieprawidłowy (zła suma kontrolna) – popraw NIP.",
-            ))
-        elif prefix and not eu_vat.is_valid(prefix + number):
-            problems.append(Problem(
-                "buyer.tax_id",
-                f"Numer VAT UE nabywcy „{buyer.tax_id}” jest nieprawidłowy – popraw numer "
-                "(z prefiksem kraju, np. DE123456789).",
-            ))
-        elif len(number) > LIMITS["NIP"]:
-            problems.append(Problem(
-                "buyer.tax_id",
-                f"Numer podatkowy nabywcy ma {len(number)} znaków; iFirma przyjmuje najwyżej {LIMITS['NIP']} "
-                "– popraw numer (bez prefiksu kraju).",
-            ))
-    if not buyer.post_code.strip():
-        problems.append(Problem("buyer.post_code", "Brak kodu pocztowego nabywcy – iFirma go wymaga; uzupełnij adres."))
-    if not buyer.city.strip():
-        problems.append(Problem("buyer.city", "Brak miejscowości nabywcy – iFirma jej wymaga; uzupełnij adres."))
-    checks = (
+    problems = checks.buyer_name_problems(buyer) + _tax_id_problems(buyer)
+    problems += checks.buyer_address_problems(buyer)
+    lengths = (
         (name_field, "Nazwa nabywcy", name, "Nazwa", "skróć nazwę"),
         ("buyer.street", "Ulica nabywcy", buyer.street.strip(), "Ulica", "skróć adres"),
         ("buyer.post_code", "Kod pocztowy nabywcy", buyer.post_code.strip(), "KodPocztowy", "popraw kod"),
@@ -387,39 +324,19 @@ def _buyer_problems(buyer: Party) -> list[Problem]:
         ("buyer.email", "E-mail nabywcy", buyer.email.strip(), "Email", "podaj krótszy adres e-mail"),
         ("buyer.phone", "Telefon nabywcy", buyer.phone.strip(), "Telefon", "skróć numer telefonu"),
     )
-    for field, what, value, limit_key, fix in checks:
-        problem = _too_long(field, what, value, limit_key, fix)
-        if problem:
-            problems.append(problem)
-    country = (buyer.country or "PL").upper()
-    if not re.fullmatch(r"[A-Z]{2}", country):
-        problems.append(Problem("buyer.country", f"Kraj nabywcy „{buyer.country}” to nie 2-literowy kod ISO (np. PL, DE)."))
-    return problems
+    problems += checks.found(*(_too_long(*length) for length in lengths))
+    return problems + checks.found(checks.buyer_country_problem(buyer))
 
 
 def _line_problems(path: str, line: Line, vat_rates: frozenset[str]) -> list[Problem]:
-    problems: list[Problem] = []
-    if line.vat_rate not in vat_rates:
-        allowed = ", ".join(r for r in HUB_VAT_RATES if r in vat_rates)
-        problems.append(Problem(
-            f"{path}.vat_rate",
-            f"Stawka VAT „{line.vat_rate}” w pozycji „{line.name}” nie jest obsługiwana przez fakturę krajową "
-            f"iFirma – wybierz jedną z: {allowed}.",
-        ))
-    if not line.name.strip():
-        problems.append(Problem(f"{path}.name", "Pozycja bez nazwy – uzupełnij nazwę produktu."))
-    else:
-        problem = _too_long(f"{path}.name", f"Nazwa pozycji „{line.name[:40]}…”", line.name, "NazwaPelna",
-                            "skróć ją")
-        if problem:
-            problems.append(problem)
-    problem = _too_long(f"{path}.unit", f"Jednostka „{line.unit}”", line.unit, "Jednostka",
-                        "użyj skrótu, np. szt, kg, godz")
-    if problem:
-        problems.append(problem)
-    if line.quantity <= 0:
-        problems.append(Problem(f"{path}.quantity", f"Ilość w pozycji „{line.name}” musi być większa od zera."))
-    return problems
+    return checks.found(
+        checks.vat_rate_problem(path, line, vat_rates, "fakturę krajową iFirma"),
+        checks.line_name_problem(path, line.name, LIMITS["NazwaPelna"], "iFirma",
+                                 what=f"Nazwa pozycji „{line.name[:40]}…”"),
+        _too_long(f"{path}.unit", f"Jednostka „{line.unit}”", line.unit, "Jednostka",
+                  "użyj skrótu, np. szt, kg, godz"),
+        checks.quantity_problem(path, line),
+    )
 
 
 def _date_problems(doc: HubDocument) -> list[Problem]:
@@ -466,7 +383,7 @@ def preflight(doc: HubDocument, settings: ExportSettings, options: dict | None =
     problems += _buyer_problems(doc.buyer)
 
     if not doc.lines:
-        problems.append(Problem("lines", "Dokument nie ma pozycji."))
+        problems += checks.found(checks.no_lines(doc.lines))
     elif all(line.gross == 0 for line in doc.lines):
         problems.append(Problem("lines", "Wszystkie pozycje mają wartość 0 – iFirma wymaga co najmniej jednej "
                                          "pozycji z ceną; popraw ceny."))
@@ -586,7 +503,7 @@ def _refusal_field(message: str) -> str:
             return "exemption_basis" if line_field == "PodstawaPrawna" else "lines"
         if name in _IFIRMA_FIELDS:
             return _IFIRMA_FIELDS[name]
-    folded = _ascii_fold(message)
+    folded = ascii_fold(message)
     return next((field for pattern, field in _REFUSAL_WORDS if re.search(pattern, folded)), "document")
 
 
@@ -598,15 +515,6 @@ def refusal_field_errors(information: str) -> dict[str, list[str]]:
         if message:
             errors.setdefault(_refusal_field(message), []).append(message)
     return errors or {"document": ["iFirma odrzuciła dokument bez podania przyczyny."]}
-
-
-def decimal_or_none(value) -> Decimal | None:
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        return Decimal(str(value).replace(",", ".").strip())
-    except InvalidOperation:
-        return None
 
 
 def position_rate(item: dict) -> str:
@@ -634,17 +542,8 @@ def totals_from_invoice(data: dict) -> tuple[RateTotal, ...]:
             price = decimal_or_none(item.get("CenaJednostkowa")) or Decimal(0)
         quantity = decimal_or_none(item.get("Ilosc")) or Decimal(0)
         rate = position_rate(item)
-        sums[rate] = sums.get(rate, Decimal(0)) + money(quantity * price)
-    totals = []
-    for rate, amount in sorted(sums.items(), key=lambda kv: (RATE_ORDER.get(kv[0], len(RATE_ORDER)), kv[0])):
-        percent = Decimal(rate) if rate.isdigit() else Decimal(0)
-        if from_gross:
-            vat = money(amount * percent / (100 + percent))
-            totals.append(RateTotal(rate, amount - vat, vat, amount))
-        else:
-            vat = money(amount * percent / 100)
-            totals.append(RateTotal(rate, amount, vat, amount + vat))
-    return tuple(totals)
+        sums[rate] = sums.get(rate, Decimal(0)) + round_money(quantity * price)
+    return rate_totals(sums, from_net=not from_gross)
 
 
 def payment_status(paid: Decimal | None, gross: Decimal | None) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import time
-import urllib.parse
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -20,7 +19,6 @@ import requests
 
 from . import infakt_mapping as mapping
 from .base import (
-    WRITE_METHODS,
     AuthenticationFailed,
     Capabilities,
     Choice,
@@ -38,8 +36,13 @@ from .base import (
     TransientError,
     ValidationRejected,
     field_errors_message,
-    parse_retry_after,
+    header_safe,
+    json_or_none,
+    option_on,
+    path_id,
+    retry_after,
 )
+from .parties import POLISH_NIP, classify_tax_id
 
 API_HOST = "https://api.infakt.pl"
 API_PREFIX = "/api/v3"
@@ -114,9 +117,8 @@ class InfaktProvider(Provider):
         ),
     }
 
-    def __init__(self, credentials, base_url=None, options=None, session=None, timeout=(5, 30),
-                 request_log=None):
-        super().__init__(credentials, base_url, options, session, timeout, request_log)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self.api_key = self.credentials.get("api_key", "")
         self.base_url = self.base_url or API_HOST
         # The sandbox is addressed as "{sandbox}/infakt" + the real path; a base URL that
@@ -133,7 +135,7 @@ class InfaktProvider(Provider):
               pdf: bool = False, number_sent: bool = False) -> Any:
         if not self.api_key:
             raise AuthenticationFailed(f"Brak klucza API inFakt – wygeneruj go w: {KEY_HELP}.")
-        if not re.fullmatch(r"[\x21-\x7e]+", self.api_key):
+        if not header_safe(self.api_key):
             # An HTTP header cannot carry it; inFakt keys are plain ASCII.
             raise AuthenticationFailed(
                 f"Klucz API inFakt zawiera niedozwolone znaki – skopiuj go ponownie z: {KEY_HELP}."
@@ -150,22 +152,20 @@ class InfaktProvider(Provider):
         try:
             return response.json()
         except ValueError:
-            if method in WRITE_METHODS:
-                # Accepted but unreadable: it may be stored, so look it up instead of re-sending.
-                raise OutcomeUnknown(
-                    "inFakt: nieczytelna odpowiedź po zapisie – sprawdzamy, czy dokument powstał."
-                ) from None
-            raise ProviderError("inFakt: nieczytelna odpowiedź (oczekiwano JSON).") from None
+            raise self._unreadable(method) from None
 
     def _raise_for_status(self, response: requests.Response, number_sent: bool = False) -> None:
         status = response.status_code
         if 200 <= status < 300:
             return
-        field_errors, text = parse_errors(_json_or_none(response))
-        field_errors = {k: [self.redact(m) for m in v] for k, v in field_errors.items()}
-        detail = self.redact(text or response.text[:200].strip())
+        # 503 is how inFakt says "too many requests" as well.
+        unavailable = self._unavailable(response, throttled=frozenset({429, 503}))
+        if unavailable:
+            raise unavailable
+        field_errors, text = parse_errors(json_or_none(response))
+        field_errors = self.redact_errors(field_errors)
+        detail = self._detail(response, text)
         suffix = f" (inFakt: {detail})" if detail else ""
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if status == 401:
             raise AuthenticationFailed(
                 "Nieprawidłowy klucz API inFakt albo klucz bez uprawnień do faktur (api:invoices:read, "
@@ -186,13 +186,7 @@ class InfaktProvider(Provider):
             raise NotFound(f"inFakt: nie znaleziono (404).{suffix}")
         if status == 423:
             raise TransientError(f"inFakt: zasób jest chwilowo zablokowany (423) – ponowimy później.{suffix}",
-                                 retry_after=retry_after, status=status)
-        if status in (429, 503):
-            raise TransientError(f"inFakt: przekroczony limit zapytań ({status}) – ponowimy później.",
-                                 retry_after=retry_after, status=status)
-        if status >= 500:
-            raise TransientError(f"inFakt: błąd serwera ({status}) – ponowimy później.",
-                                 retry_after=retry_after, status=status)
+                                 retry_after=retry_after(response), status=status)
         raise ProviderError(f"inFakt: HTTP {status}: {detail or 'nieoczekiwana odpowiedź'}")
 
     def _validation(self, field_errors: dict[str, list[str]], text: str,
@@ -206,9 +200,6 @@ class InfaktProvider(Provider):
         if field_errors:
             return ValidationRejected(field_errors_message(prefix, field_errors), field_errors)
         return ValidationRejected(f"{prefix}: {text or 'błąd walidacji'}", {})
-
-    def _options(self, settings: ExportSettings | None = None) -> dict:
-        return {**self.options, **(settings.options if settings else {})}
 
     def _seconds(self, opts: dict, name: str, default: float) -> float:
         try:
@@ -263,7 +254,7 @@ class InfaktProvider(Provider):
             assert corr is not None and corr.original_remote_id
             _, original_uuid = mapping.split_remote_id(corr.original_remote_id)
             try:
-                original = self._call("GET", f"/invoices/{_path_id(original_uuid)}.json")
+                original = self._call("GET", f"/invoices/{path_id(original_uuid)}.json")
             except NotFound:
                 raise ValidationRejected(
                     f"Korygowanej faktury {corr.original_number} nie ma już w inFakt – sprawdź, czy nie została "
@@ -276,7 +267,7 @@ class InfaktProvider(Provider):
 
     def _client_id(self, doc: HubDocument) -> int | str:
         """A correction must name an inFakt client: reuse one with the buyer's NIP or add it."""
-        tax_code, _ = mapping.classify_tax_id(doc.buyer)
+        tax_code, _ = classify_tax_id(doc.buyer)
         if doc.buyer.is_company and tax_code:
             wanted = re.sub(r"\D", "", tax_code) or tax_code
             # An unknown filter is silently ignored, so every returned client is re-checked.
@@ -292,15 +283,9 @@ class InfaktProvider(Provider):
     def create_document(self, doc: HubDocument, settings: ExportSettings) -> RemoteDocument:
         if doc.kind not in mapping.KINDS:
             raise NotSupported(f"inFakt: rodzaj dokumentu „{doc.kind}” nie jest obsługiwany przez API.")
-        problems = self.preflight(doc, settings)
-        if problems:
-            field_errors: dict[str, list[str]] = {}
-            for problem in problems:
-                field_errors.setdefault(problem.field, []).append(problem.message)
-            raise ValidationRejected("Dokument wymaga poprawek: " + "; ".join(p.message for p in problems),
-                                     field_errors)
+        self._refuse_problems(doc, settings)
         opts = self._options(settings)
-        if mapping.is_true(opts.get("check_before_create", True)):
+        if option_on(opts.get("check_before_create", True)):
             # No idempotency key and, with service numbering, no duplicate guard: look first.
             existing = self._lookup(doc, by_number=settings.numbering == "hub")
             if existing is not None:
@@ -338,7 +323,7 @@ class InfaktProvider(Provider):
         errors = status.get("invoice_errors")
         if errors or str(status.get("processing_code")) == "422":
             field_errors, text = parse_errors({"invoice_errors": errors})
-            field_errors = {k: [self.redact(m) for m in v] for k, v in field_errors.items()}
+            field_errors = self.redact_errors(field_errors)
             text = self.redact(text or str(status.get("processing_description") or ""))
             raise self._validation(field_errors, text, number_sent)
         return None
@@ -354,7 +339,7 @@ class InfaktProvider(Provider):
         delay = self._seconds(opts, "poll_initial_delay", POLL_INITIAL_DELAY)
         max_delay = self._seconds(opts, "poll_max_delay", POLL_MAX_DELAY)
         deadline = self._clock() + max_wait
-        path = f"/async/{collection}/status/{_path_id(task)}.json"
+        path = f"/async/{collection}/status/{path_id(task)}.json"
         while True:
             wait = delay
             try:
@@ -381,7 +366,7 @@ class InfaktProvider(Provider):
 
     def _read_created(self, collection: str, uuid: str, kind: str) -> RemoteDocument:
         try:
-            data = self._call("GET", f"/{collection}/{_path_id(uuid)}.json")
+            data = self._call("GET", f"/{collection}/{path_id(uuid)}.json")
         except ProviderError:
             # It exists (the task said so): keep its id; the pipeline's fetch reads the rest.
             return RemoteDocument(_remote_id(uuid, kind), None, None, None, None, None)
@@ -394,7 +379,7 @@ class InfaktProvider(Provider):
         if pending is not None:
             try:
                 uuid = self._task_result(
-                    self._call("GET", f"/async/{pending[0]}/status/{_path_id(pending[1])}.json"), False)
+                    self._call("GET", f"/async/{pending[0]}/status/{path_id(pending[1])}.json"), False)
             except ValidationRejected:
                 uuid = None  # the task failed: nothing was created
             if uuid:
@@ -413,8 +398,8 @@ class InfaktProvider(Provider):
                     return self._as_remote(collection, entity, doc.kind)
         day = doc.issue_date.isoformat()
         window = {"q[invoice_date_gteq]": day, "q[invoice_date_lteq]": day}
-        tax_code, kind = mapping.classify_tax_id(doc.buyer)
-        if doc.kind == "invoice" and doc.buyer.is_company and kind == "":
+        tax_code, kind = classify_tax_id(doc.buyer)
+        if doc.kind == "invoice" and doc.buyer.is_company and kind == POLISH_NIP:
             # Documented, and it compares the NIP digits we sent: narrows the day to one buyer.
             window["q[clean_client_nip_eq]"] = tax_code
         for entity in self._pages(collection, window):
@@ -431,7 +416,7 @@ class InfaktProvider(Provider):
         if reads[0] <= 0:
             return False
         reads[0] -= 1
-        full = self._call("GET", f"/{collection}/{_path_id(str(entity['uuid']))}.json")
+        full = self._call("GET", f"/{collection}/{path_id(str(entity['uuid']))}.json")
         if isinstance(full, dict):
             entity.update(full)
         return mapping.has_reference(entity.get("notes"), doc.reference)
@@ -446,7 +431,7 @@ class InfaktProvider(Provider):
         collection, uuid = mapping.split_remote_id(remote_id)
         if not uuid:
             raise ProviderError("inFakt: brak identyfikatora dokumentu.")
-        data = self._call("GET", f"/{collection}/{_path_id(uuid)}.json")
+        data = self._call("GET", f"/{collection}/{path_id(uuid)}.json")
         if not isinstance(data, dict) or not data.get("uuid"):
             raise ProviderError("inFakt: nieoczekiwana odpowiedź dla dokumentu.")
         return mapping.parse_invoice(data, "correction" if collection == "corrective_invoices" else "invoice")
@@ -457,10 +442,10 @@ class InfaktProvider(Provider):
         params = {"document_type": opts.get("pdf_document_type") or "original",
                   "locale": opts.get("pdf_locale") or "pl"}
         # Side effect documented by inFakt: a draft becomes "printed".
-        response = self._call("GET", f"/{collection}/{_path_id(uuid)}/pdf.json", params=params, pdf=True)
+        response = self._call("GET", f"/{collection}/{path_id(uuid)}/pdf.json", params=params, pdf=True)
         content = response.content
         if not content.startswith(b"%PDF"):
-            _, text = parse_errors(_json_or_none(response))
+            _, text = parse_errors(json_or_none(response))
             detail = f": {self.redact(text)}" if text else "."
             raise ProviderError(f"inFakt: zamiast PDF przyszła inna odpowiedź{detail}")
         return content
@@ -471,17 +456,6 @@ class InfaktProvider(Provider):
 
 def _remote_id(uuid: str, kind: str) -> str:
     return mapping.corrective_remote_id(uuid) if kind == "correction" else uuid
-
-
-def _path_id(value: str) -> str:
-    return urllib.parse.quote(str(value), safe="")
-
-
-def _json_or_none(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
 
 
 def parse_errors(payload: Any) -> tuple[dict[str, list[str]], str]:

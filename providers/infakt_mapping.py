@@ -8,14 +8,11 @@ All money crosses the wire as integer grosze (1 PLN = 100).
 from __future__ import annotations
 
 import re
-import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from stdnum.eu import vat as eu_vat
-from stdnum.pl import nip
-
+from . import checks
+from . import payments as pay
 from .base import (
-    VAT_RATES,
     Choice,
     CorrectionLine,
     ExportSettings,
@@ -26,7 +23,23 @@ from .base import (
     Problem,
     RateTotal,
     RemoteDocument,
+    ascii_fold,
+    document_lines,
+    has_reference,  # noqa: F401  (part of this module's API: the adapter reads it here)
+    option_on,
+    reference_line,
 )
+from .money import (
+    CENT,
+    by_rate,
+    json_quantity,
+    normalise_rate,
+    rate_percent,
+    round_money,
+    split_gross,
+    split_net,
+)
+from .parties import classify_tax_id, company_name, country_code
 
 # inFakt's tax symbols; "oo" (reverse charge) is not in the documented list, so it is refused.
 VAT_SYMBOLS = frozenset({"23", "8", "5", "0", "zw", "np"})
@@ -61,17 +74,17 @@ FALLBACK_PAYMENT = "other"  # free text is refused, so unknown shop names become
 # Shop payment name → code; first match wins, so the specific operators come first.
 # BLIK is settled like a card payment in a shop's books; the merchant can relink it.
 _PAYMENT_RULES: tuple[tuple[str, str], ...] = (
-    (r"\bprzelewy\s*24\b|\bp24\b", "przelewy24"),
-    (r"\btpay\b", "tpay"),
-    (r"\bdotpay\b", "dotpay"),
-    (r"\bpayu\b", "payu"),
-    (r"\bpaypal\b", "paypal"),
-    (r"\bblik\b", "card"),
-    (r"\bpobrani|\bprzy odbiorze\b|\bcash on delivery\b|\bcod\b", "delivery"),
-    (r"\bkart|\bcard\b|\bapple pay\b|\bgoogle pay\b", "card"),
-    (r"\bgotowk|\bcash\b", "cash"),
-    (r"\bprzelew|\btransfer\b", "transfer"),
-    (r"\bkompensat", "compensation"),
+    (pay.PRZELEWY24, "przelewy24"),
+    (pay.TPAY, "tpay"),
+    (pay.DOTPAY, "dotpay"),
+    (pay.PAYU, "payu"),
+    (pay.PAYPAL, "paypal"),
+    (pay.BLIK, "card"),
+    (pay.CASH_ON_DELIVERY, "delivery"),
+    (pay.any_of(pay.CARD, pay.WALLET), "card"),
+    (pay.CASH, "cash"),
+    (pay.TRANSFER, "transfer"),
+    (pay.COMPENSATION, "compensation"),
     (r"\braty\b|\bratal", "instalment_sale"),
 )
 
@@ -82,10 +95,6 @@ _UNIT_LABELS = {"szt": "szt.", "godz": "godz.", "usł": "usł.", "kpl": "kpl.", 
 LINE_NAME_LIMIT = 512
 DEFAULT_CORRECTION_REASON = "other"  # a reason *symbol*; "other" is known to work [LIB]
 UNPAID_STATUSES = frozenset({"draft", "printed", "sent"})
-REFERENCE_LABEL = "Nr ref."
-RATE_ORDER = {rate: i for i, rate in enumerate(VAT_RATES)}
-CENT = Decimal("0.01")
-EU_PREFIXES = frozenset(code.upper() for code in eu_vat.MEMBER_STATES) | {"EL"}
 _DUPLICATE_WORDS = re.compile(r"już istnieje|zajęt|duplik|duplicate|taken|exist|unikal|powtarz", re.IGNORECASE)
 
 
@@ -114,41 +123,17 @@ def from_grosze(value) -> Decimal | None:
     return number.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def quantity_value(value: Decimal) -> int | float:
-    """JSON has no decimal type: whole quantities go as integers, fractions as the float whose
-    shortest repr is the same decimal (exact for quantities with up to 15 digits)."""
-    value = Decimal(value)
-    if value == value.to_integral_value():
-        return int(value)
-    return float(value.normalize())
-
-
 def unit_label(unit: str) -> str:
     unit = (unit or "").strip()
     return _UNIT_LABELS.get(unit, unit or "szt.")
 
 
-def _ascii_fold(text: str) -> str:
-    text = text.lower().replace("ł", "l")
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-
-
 def default_payment_type(shop_name: str) -> str:
     """Map a shop's payment name to one of inFakt's codes."""
-    folded = _ascii_fold((shop_name or "").strip())
+    folded = ascii_fold(shop_name)
     if folded in PAYMENT_CODES:
         return folded
-    for pattern, code in _PAYMENT_RULES:
-        if re.search(pattern, folded):
-            return code
-    return FALLBACK_PAYMENT
-
-
-def is_true(value) -> bool:
-    """Options arrive as form strings ("1", "tak") or as real booleans from code."""
-    if isinstance(value, str):
-        return value.strip().lower() in {"1", "true", "tak", "yes", "on", "t", "y"}
-    return bool(value)
+    return pay.payment_code(folded, _PAYMENT_RULES) or FALLBACK_PAYMENT
 
 
 # --------------------------------------------------------------------------- remote ids
@@ -172,18 +157,8 @@ def collection_for(kind: str) -> str:
 
 # --------------------------------------------------------------------------- reference marker
 
-
-def reference_line(reference: str) -> str:
-    # There is no external-id field, so our reference is printed in the notes: the one
-    # documented text field read back whole, which `find_document` searches for.
-    return f"{REFERENCE_LABEL}: {reference}"
-
-
-def has_reference(notes: str | None, reference: str) -> bool:
-    if not notes or not reference:
-        return False
-    pattern = rf"{re.escape(REFERENCE_LABEL)}\s*:?\s*{re.escape(reference)}(?![\w/-])"
-    return re.search(pattern, notes) is not None
+# There is no external-id field, so our reference line goes into the notes: the one documented
+# text field read back whole, which `find_document` searches (`has_reference`).
 
 
 def notes_text(doc: HubDocument) -> str:
@@ -198,19 +173,6 @@ def notes_text(doc: HubDocument) -> str:
 
 
 # --------------------------------------------------------------------------- buyer
-
-
-def classify_tax_id(party: Party) -> tuple[str, str]:
-    """(tax code to send, kind): kind "" = Polish NIP, "eu" = EU VAT id, "other", "empty"."""
-    raw = re.sub(r"[\s\-.]", "", party.tax_id or "").upper()
-    country = (party.country or "PL").upper()
-    if not raw:
-        return "", "empty"
-    if re.fullmatch(r"(PL)?\d{10}", raw) and (country == "PL" or raw.startswith("PL")):
-        return raw.removeprefix("PL"), ""
-    if raw[:2] in EU_PREFIXES and raw[:2] != "PL" and raw[:2].isalpha():
-        return raw, "eu"
-    return raw, "other"
 
 
 _STREET = re.compile(
@@ -256,7 +218,7 @@ def buyer_fields(buyer: Party, options: dict | None = None) -> dict:
     if buyer.is_company:
         tax_code, _ = classify_tax_id(buyer)
         fields = {
-            "client_company_name": (buyer.company_name or buyer.name).strip(),
+            "client_company_name": company_name(buyer),
             "client_business_activity_kind": "other_business",
         }
         if tax_code:
@@ -269,7 +231,7 @@ def buyer_fields(buyer: Party, options: dict | None = None) -> dict:
             "client_business_activity_kind": "private_person",
         }
     fields.update(address_fields(buyer, "client_", "client_post_code"))
-    if buyer.email and is_true(opts.get("send_client_email")):
+    if buyer.email and option_on(opts.get("send_client_email")):
         # [UNCONFIRMED] `client_email` is not in the official invoice table; off by default.
         fields["client_email"] = buyer.email
     return fields
@@ -280,7 +242,7 @@ def client_body(buyer: Party) -> dict:
     `postal_code`, unlike invoices."""
     if buyer.is_company:
         tax_code, _ = classify_tax_id(buyer)
-        client = {"company_name": (buyer.company_name or buyer.name).strip(),
+        client = {"company_name": company_name(buyer),
                   "business_activity_kind": "other_business"}
         if tax_code:
             client["nip"] = tax_code
@@ -304,7 +266,7 @@ def service(line: Line) -> dict:
     item = {
         "name": line.name,
         "tax_symbol": line.vat_rate,
-        "quantity": quantity_value(line.quantity),
+        "quantity": json_quantity(line.quantity),
         "unit": unit_label(line.unit),
         "gross_price": grosze(line.gross),
     }
@@ -372,7 +334,7 @@ def build_invoice(doc: HubDocument, settings: ExportSettings, options: dict | No
         invoice["status"] = str(opts["unpaid_status"]).strip()
     invoice.update(buyer_fields(doc.buyer, opts))
     invoice["services"] = [service(line) for line in doc.lines]
-    return {"invoice": invoice, "send_to_ksef": is_true(opts.get("send_to_ksef"))}
+    return {"invoice": invoice, "send_to_ksef": option_on(opts.get("send_to_ksef"))}
 
 
 def build_corrective_invoice(doc: HubDocument, settings: ExportSettings, original: dict, client_id: int | str,
@@ -395,49 +357,18 @@ def build_corrective_invoice(doc: HubDocument, settings: ExportSettings, origina
         # Lines and the sale date cannot be corrected together: keep the original's sale date.
         invoice["sale_date"] = original["sale_date"]
     invoice["services"] = correction_services(corr.lines)
-    return {"corrective_invoice": invoice, "send_to_ksef": is_true(opts.get("send_to_ksef"))}
-
-
-def document_lines(doc: HubDocument) -> list[Line]:
-    """Every line the document mentions (both sides of a correction)."""
-    if doc.kind == "correction" and doc.correction is not None:
-        return [side for cl in doc.correction.lines for side in (cl.before, cl.after) if side is not None]
-    return list(doc.lines)
+    return {"corrective_invoice": invoice, "send_to_ksef": option_on(opts.get("send_to_ksef"))}
 
 
 # --------------------------------------------------------------------------- preflight
 
 
 def _buyer_problems(buyer: Party, for_client: bool) -> list[Problem]:
-    problems: list[Problem] = []
-    country = (buyer.country or "PL").upper()
-    if buyer.is_company:
-        if not (buyer.company_name or buyer.name).strip():
-            problems.append(Problem("buyer.company_name", "Brak nazwy firmy nabywcy – uzupełnij nazwę firmy."))
-        tax_code, kind = classify_tax_id(buyer)
-        if kind == "empty" and country == "PL":
-            problems.append(Problem("buyer.tax_id",
-                                    "Brak NIP nabywcy (firma z Polski) – wpisz 10-cyfrowy NIP."))
-        elif kind == "" and not nip.is_valid(tax_code):
-            problems.append(Problem(
-                "buyer.tax_id",
-                f"NIP nabywcy „{buyer.tax_id}” jest nieprawidłowy (zła suma kontrolna) – popraw NIP.",
-            ))
-        elif kind == "eu" and not eu_vat.is_valid(tax_code):
-            problems.append(Problem(
-                "buyer.tax_id",
-                f"Numer VAT UE nabywcy „{buyer.tax_id}” jest nieprawidłowy – popraw numer "
-                "(z prefiksem kraju, np. DE123456789).",
-            ))
-    else:
-        first, last = person_names(buyer)
-        if not (first or last):
-            problems.append(Problem("buyer.name", "Brak imienia i nazwiska nabywcy – uzupełnij dane klienta."))
-    if not re.fullmatch(r"[A-Z]{2}", country):
-        problems.append(Problem("buyer.country",
-                                f"Kraj nabywcy „{buyer.country}” to nie 2-literowy kod ISO (np. PL)."))
+    problems = checks.buyer_name_problems(buyer) + checks.buyer_tax_id_problems(buyer)
+    problems += checks.found(checks.buyer_country_problem(buyer))
     post_code = buyer.post_code.strip()
-    if for_client and country == "PL" and post_code and not re.fullmatch(r"\d{2}-\d{3}", post_code):
+    polish = country_code(buyer) == "PL"
+    if for_client and polish and post_code and not re.fullmatch(r"\d{2}-\d{3}", post_code):
         # A correction needs an inFakt client record, which takes Polish codes only as NN-NNN.
         problems.append(Problem(
             "buyer.post_code",
@@ -447,52 +378,28 @@ def _buyer_problems(buyer: Party, for_client: bool) -> list[Problem]:
 
 
 def _line_problems(path: str, line: Line, vat_symbols: frozenset[str], allow_zero: bool) -> list[Problem]:
-    problems: list[Problem] = []
-    if line.vat_rate not in vat_symbols:
-        allowed = ", ".join(r for r in VAT_RATES if r in vat_symbols)
-        hint = " (odwrotne obciążenie: użyj „np”)" if line.vat_rate == "oo" else ""
-        problems.append(Problem(
-            f"{path}.vat_rate",
-            f"Stawka VAT „{line.vat_rate}” w pozycji „{line.name}” nie jest obsługiwana przez inFakt{hint} – "
-            f"wybierz jedną z: {allowed}.",
-        ))
-    if not line.name.strip():
-        problems.append(Problem(f"{path}.name", "Pozycja bez nazwy – uzupełnij nazwę produktu."))
-    elif len(line.name) > LINE_NAME_LIMIT:
-        problems.append(Problem(
-            f"{path}.name",
-            f"Nazwa pozycji ma {len(line.name)} znaków; inFakt (KSeF) przyjmuje najwyżej "
-            f"{LINE_NAME_LIMIT} – skróć ją.",
-        ))
-    if line.quantity < 0 or (line.quantity == 0 and not allow_zero):
-        problems.append(Problem(f"{path}.quantity", f"Ilość w pozycji „{line.name}” musi być większa od zera."))
-    return problems
+    hint = " (odwrotne obciążenie: użyj „np”)" if line.vat_rate == "oo" else ""
+    return checks.found(
+        checks.vat_rate_problem(path, line, vat_symbols, "inFakt", hint),
+        checks.line_name_problem(path, line.name, LINE_NAME_LIMIT, "inFakt (KSeF)"),
+        checks.quantity_problem(path, line, allow_zero),
+    )
 
 
 def _correction_problems(doc: HubDocument, vat_symbols: frozenset[str]) -> list[Problem]:
     corr = doc.correction
     if corr is None:
-        return [Problem("correction", "Korekta bez danych korygowanego dokumentu.")]
-    problems: list[Problem] = []
-    original = (corr.original_remote_id or "").strip()
-    if not original:
-        problems.append(Problem(
-            "correction.original_remote_id",
-            f"Faktura {corr.original_number} nie została jeszcze przekazana do inFakt – najpierw wyeksportuj "
-            "fakturę korygowaną.",
-        ))
-    elif original.startswith(CORRECTIVE_PREFIX):
+        return [checks.NO_CORRECTION]
+    problems = checks.found(checks.unsent_original(corr, "inFakt"))
+    if not problems and (corr.original_remote_id or "").strip().startswith(CORRECTIVE_PREFIX):
         problems.append(Problem(
             "correction.original_remote_id",
             "inFakt koryguje tylko faktury VAT, nie korekty – wystaw korektę do pierwotnej faktury.",
         ))
     if not corr.lines:
-        problems.append(Problem("correction.lines", "Korekta nie zmienia żadnej pozycji."))
-    for i, pair in enumerate(corr.lines):
-        for side_name, side in (("before", pair.before), ("after", pair.after)):
-            if side is not None:
-                path = f"correction.lines[{i}].{side_name}"
-                problems += _line_problems(path, side, vat_symbols, allow_zero=True)
+        problems.append(checks.NOTHING_CORRECTED)
+    for path, side in checks.correction_sides(corr):
+        problems += _line_problems(path, side, vat_symbols, allow_zero=True)
     return problems
 
 
@@ -534,21 +441,17 @@ def preflight(doc: HubDocument, settings: ExportSettings, options: dict | None =
         return [Problem("kind",
                         "inFakt nie przyjmuje paragonów przez API – wystaw fakturę albo wybierz inną usługę.")]
     if doc.kind not in KINDS:
-        return [Problem("kind", f"Nieznany rodzaj dokumentu „{doc.kind}”.")]
+        return [checks.unknown_kind(doc.kind)]
 
     problems = _buyer_problems(doc.buyer, for_client=doc.kind == "correction")
-    if not re.fullmatch(r"[A-Z]{3}", doc.currency or ""):
-        problems.append(Problem("currency",
-                                f"Waluta „{doc.currency}” to nie 3-literowy kod ISO (np. PLN, EUR)."))
+    problems += checks.found(checks.currency_problem(doc))  # the amounts go in that currency, no rate
     if doc.kind == "correction":
         problems += _correction_problems(doc, vat_symbols)
     else:
-        if not doc.lines:
-            problems.append(Problem("lines", "Dokument nie ma pozycji."))
+        problems += checks.found(checks.no_lines(doc.lines))
         for i, line in enumerate(doc.lines):
             problems += _line_problems(f"lines[{i}]", line, vat_symbols, allow_zero=False)
-        if settings.numbering == "hub" and not doc.number.strip():
-            problems.append(Problem("number", "Wybrano numerację z huba, a dokument nie ma numeru."))
+        problems += checks.found(checks.hub_number_problem(doc, settings))
     problems += _option_problems(doc, settings, opts)
     return problems
 
@@ -556,33 +459,16 @@ def preflight(doc: HubDocument, settings: ExportSettings, options: dict | None =
 # --------------------------------------------------------------------------- responses
 
 
-def normalise_rate(value) -> str:
-    text = str(value if value is not None else "").strip().lower()
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        return text
-    return str(int(number)) if number == number.to_integral_value() else text
-
-
-def _percent(rate: str) -> Decimal:
-    return Decimal(rate) if rate.isdigit() else Decimal(0)  # zw / np carry no VAT
-
-
 def _line_amounts(row: dict, rate: str) -> tuple[Decimal, Decimal, Decimal]:
     """(net, vat, gross) of one service line; values it lacks are derived from the others."""
     gross, net, vat = (from_grosze(row.get(k)) for k in ("gross_price", "net_price", "tax_price"))
     if gross is None and net is not None:
-        gross = net + (vat if vat is not None else _round(net * _percent(rate) / 100))
+        gross = net + (vat if vat is not None else round_money(net * rate_percent(rate) / 100))
     gross = gross if gross is not None else Decimal("0.00")
     if net is None or vat is None:
-        vat = _round(gross * _percent(rate) / (100 + _percent(rate)))
-        net = gross - vat
+        split = split_gross(rate, gross)
+        net, vat = split.net, split.vat
     return net, vat, gross
-
-
-def _round(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _per_rate(rows: list[dict], method: str) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
@@ -596,13 +482,9 @@ def _per_rate(rows: list[dict], method: str) -> dict[str, tuple[Decimal, Decimal
             total[i] += amount
     result = {}
     for rate, (net, vat, gross) in sums.items():
-        percent = _percent(rate)
-        if method == "gross":
-            vat = _round(gross * percent / (100 + percent))
-            net = gross - vat
-        elif method == "net":
-            vat = _round(net * percent / 100)
-            gross = net + vat
+        if method in ("gross", "net"):
+            total = split_gross(rate, gross) if method == "gross" else split_net(rate, net)
+            net, vat, gross = total.net, total.vat, total.gross
         result[rate] = (net, vat, gross)
     return result
 
@@ -635,8 +517,7 @@ def totals_from_services(services: list[dict], document_net: Decimal | None = No
                     and _sum(after_totals, 1) - _sum(before_totals, 1) == document_vat):
                 chosen = after_totals
                 break
-    ordered = sorted(chosen.items(), key=lambda item: (RATE_ORDER.get(item[0], len(RATE_ORDER)), item[0]))
-    return tuple(RateTotal(rate, net, vat, gross) for rate, (net, vat, gross) in ordered)
+    return tuple(RateTotal(rate, net, vat, gross) for rate, (net, vat, gross) in by_rate(chosen))
 
 
 def ksef_info(data: dict) -> KsefInfo | None:

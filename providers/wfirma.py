@@ -13,7 +13,6 @@ pipeline answers with find_document).
 from __future__ import annotations
 
 import re
-import urllib.parse
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -41,8 +40,11 @@ from .base import (
     TransientError,
     ValidationRejected,
     field_errors_message,
-    parse_retry_after,
+    header_safe,
+    path_id,
+    retry_after,
 )
+from .parties import EU_VAT_ID, POLISH_NIP, classify_tax_id
 
 API_ROOT = "https://api2.wfirma.pl"
 KEYS_HELP = "wFirma: Ustawienia → Bezpieczeństwo → Aplikacje → Klucze API"
@@ -150,9 +152,8 @@ class WfirmaProvider(Provider):
         ),
     }
 
-    def __init__(self, credentials, base_url=None, options=None, session=None, timeout=(5, 30),
-                 request_log=None):
-        super().__init__(credentials, base_url, options, session, timeout, request_log)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self.base_url = self.base_url or API_ROOT
         # Accept what the user sees in wFirma, e.g. "(ID: 885367)".
         self.company_id = re.sub(r"\D", "", self.credentials.get("company_id", ""))
@@ -160,7 +161,6 @@ class WfirmaProvider(Provider):
         self._all_goods: dict[str, str] | None = None
         self._series: dict[str, dict] = {}
         self._contractor_ids: dict[tuple, str | None] = {}
-        self._reading = False  # the request in flight only reads (see _transport_error)
 
     # ------------------------------------------------------------------ HTTP
 
@@ -171,7 +171,7 @@ class WfirmaProvider(Provider):
             value = self.credentials.get(name, "")
             if not value:
                 raise AuthenticationFailed(f"Brak klucza {header} wFirma – wpisz go z: {KEYS_HELP}.")
-            if not re.fullmatch(r"[\x21-\x7e]+", value):
+            if not header_safe(value):
                 # Headers carry ASCII only; a pasted key with other characters can never be right.
                 raise AuthenticationFailed(f"Klucz {header} zawiera niedozwolone znaki – skopiuj go ponownie z: "
                                            f"{KEYS_HELP}.")
@@ -191,17 +191,9 @@ class WfirmaProvider(Provider):
                  writes: bool = False) -> requests.Response:
         """One call; `writes=False` marks a POST that only reads (find, download): a timeout
         after sending it is simply retried instead of becoming an unknown outcome."""
-        path = f"/{module}/{action}" + (f"/{urllib.parse.quote(str(record_id), safe='')}" if record_id else "")
-        headers = self._headers()
-        self._reading = not writes
-        try:
-            return self._send(method, path, params=self._params(company, extra_params), json=body, headers=headers)
-        finally:
-            self._reading = False
-
-    def _transport_error(self, exc: requests.RequestException, method: str) -> ProviderError:
-        # find and download are POSTs that store nothing: a lost answer is retried like a GET's.
-        return super()._transport_error(exc, "GET" if self._reading else method)
+        path = f"/{module}/{action}" + (f"/{path_id(record_id)}" if record_id else "")
+        return self._send(method, path, params=self._params(company, extra_params), json=body,
+                          headers=self._headers(), read_only=not writes)
 
     def _call(self, method: str, module: str, action: str, record_id: str | None = None, *,
               body: dict | None = None, company: bool = True, extra_params: dict | None = None,
@@ -217,21 +209,18 @@ class WfirmaProvider(Provider):
         code = mapping.status_code(data)
         if code == "OK" and 200 <= http < 300 and isinstance(data, dict):
             return data
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if http == 429 or http >= 500:
             # Throttled or broken whatever the body says; a limit code in it still names the cause.
             cause = TRANSIENT_CODES.get(code, "limit zapytań" if http == 429 else "błąd serwera")
-            if retry_after is None and code in LIMIT_CODES:
-                retry_after = self._limit_retry_after()
-            raise TransientError(f"wFirma: {cause} (HTTP {http}) – ponowimy później.", retry_after, http)
+            raise TransientError(f"wFirma: {cause} (HTTP {http}) – ponowimy później.",
+                                 self._wait(response, code), http)
         if code and code != "OK":
             self._raise_for_code(code, data, response)
         # No readable status: judge by the HTTP status alone.
         if http in (401, 403):
             raise AuthenticationFailed(f"wFirma odrzuciła klucze API (HTTP {http}) – sprawdź je w: {KEYS_HELP}.")
         if writes and 200 <= http < 300:
-            # Accepted but unreadable: it may be stored, so look it up instead of re-sending.
-            raise OutcomeUnknown("wFirma: nieczytelna odpowiedź po zapisie dokumentu – sprawdzamy, czy powstał.")
+            raise self._unreadable("POST")
         raise ProviderError(f"wFirma: nieoczekiwana odpowiedź (HTTP {http}).")
 
     def _raise_for_code(self, code: str, data: Any, response: requests.Response) -> None:
@@ -250,15 +239,12 @@ class WfirmaProvider(Provider):
             raise AuthenticationFailed(f"wFirma odmówiła dostępu ({code}) – klucz API nie ma uprawnień do tej "
                                        f"firmy lub modułu; sprawdź uprawnienia klucza.{suffix}")
         if code in TRANSIENT_CODES:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            if retry_after is None and code in LIMIT_CODES:
-                retry_after = self._limit_retry_after()
-            raise TransientError(f"wFirma: {TRANSIENT_CODES[code]} ({code}) – ponowimy później.", retry_after,
-                                 response.status_code)
+            raise TransientError(f"wFirma: {TRANSIENT_CODES[code]} ({code}) – ponowimy później.",
+                                 self._wait(response, code), response.status_code)
         if code == "NOT FOUND":
             raise NotFound(f"wFirma: nie znaleziono obiektu (NOT FOUND){suffix}.")
         if code in ("ERROR", "INPUT ERROR"):
-            field_errors = {k: [self.redact(m) for m in v] for k, v in mapping.collect_errors(data).items()}
+            field_errors = self.redact_errors(mapping.collect_errors(data))
             what = "błędy w danych" if code == "ERROR" else "nieprawidłowe dane wejściowe (INPUT ERROR)"
             if not field_errors:
                 raise ValidationRejected(f"wFirma odrzuciła dokument: {what}{suffix}.", {})
@@ -268,14 +254,15 @@ class WfirmaProvider(Provider):
             raise ProviderError("wFirma: nieznany moduł lub akcja API (ACTION NOT FOUND) – sprawdź adres API.")
         raise ProviderError(f"wFirma: odpowiedź {self.redact(code)[:80]}{suffix}.")
 
-    def _limit_retry_after(self) -> float:
+    def _wait(self, response: requests.Response, code: str) -> float | None:
+        """Retry-After, else — the limit codes carry no wait time — the configured pause."""
+        wait = retry_after(response)
+        if wait is not None or code not in LIMIT_CODES:
+            return wait
         try:
             return max(0.0, float(str(self.options.get("limit_retry_after") or DEFAULT_LIMIT_RETRY_AFTER)))
         except ValueError:
             return DEFAULT_LIMIT_RETRY_AFTER
-
-    def _options(self, settings: ExportSettings | None = None) -> dict:
-        return {**self.options, **(settings.options if settings else {})}
 
     # ------------------------------------------------------------------ find
 
@@ -426,8 +413,8 @@ class WfirmaProvider(Provider):
         (the buyer's data then goes inline, so the invoice always shows the order's address)."""
         if options.get("contractor_match", "nip") != "nip" or not buyer.is_company:
             return None
-        tax_no, kind = mapping.classify_tax_id(buyer)
-        if kind not in ("nip", "vat"):
+        tax_no, kind = classify_tax_id(buyer)
+        if kind not in (POLISH_NIP, EU_VAT_ID):
             return None
         record = mapping.contractor_record(buyer)
         cache_key = tuple(sorted(record.items()))
@@ -486,13 +473,7 @@ class WfirmaProvider(Provider):
     def create_document(self, doc: HubDocument, settings: ExportSettings) -> RemoteDocument:
         if doc.kind not in mapping.KINDS:
             raise NotSupported(f"wFirma: rodzaj dokumentu „{doc.kind}” nie jest obsługiwany przez integrację.")
-        problems = self.preflight(doc, settings)
-        if problems:
-            field_errors: dict[str, list[str]] = {}
-            for problem in problems:
-                field_errors.setdefault(problem.field, []).append(problem.message)
-            raise ValidationRejected("Dokument wymaga poprawek: " + "; ".join(p.message for p in problems),
-                                     field_errors)
+        self._refuse_problems(doc, settings)
         existing = self._find_by_reference(doc)
         if existing is not None:
             raise DuplicateReference(

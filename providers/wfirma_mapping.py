@@ -9,15 +9,13 @@ keyed by number strings ("0", "1", …) even when there is only one, and scalars
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from stdnum.eu import vat as eu_vat
-from stdnum.pl import nip
-
+from . import checks
+from . import payments as pay
 from .base import (
     VAT_RATES,
     Choice,
@@ -29,6 +27,18 @@ from .base import (
     Problem,
     RateTotal,
     RemoteDocument,
+    ascii_fold,
+    option_on,
+)
+from .money import CENT, decimal_or_none, money_text, normalise_rate, quantity_text, rate_totals, round_money
+from .parties import (
+    EU_VAT_ID,
+    NO_TAX_ID,
+    OTHER_TAX_ID,
+    POLISH_NIP,
+    classify_tax_id,
+    display_name,
+    tax_id_text,
 )
 
 # Document types (`invoice.type`) the hub may send. Invoices: VAT payer / non-VAT payer.
@@ -59,13 +69,15 @@ PAYMENT_CODES = frozenset(c.id for c in PAYMENT_METHODS)
 # Shop payment name → method; first match wins. Online operators (PayU, Przelewy24, PayPal, Tpay)
 # pay the shop out by bank transfer, so they become "transfer"; BLIK is settled like a card.
 _PAYMENT_RULES: tuple[tuple[str, str], ...] = (
-    (r"\bblik\b", "payment_card"),
-    (r"\bpobrani|\bprzy odbiorze\b|\bcash on delivery\b|\bcod\b", "cod"),
-    (r"\bkart|\bcard\b|\bapple pay\b|\bgoogle pay\b", "payment_card"),
-    (r"\bgotowk|\bcash\b", "cash"),
-    (r"\bkompensat", "compensation"),
-    (r"\bprzelew|\btransfer\b|\bpayu\b|\bp24\b|\bpaypal\b|\btpay\b|\bdotpay\b", "transfer"),
+    (pay.BLIK, "payment_card"),
+    (pay.CASH_ON_DELIVERY, "cod"),
+    (pay.any_of(pay.CARD, pay.WALLET), "payment_card"),
+    (pay.CASH, "cash"),
+    (pay.COMPENSATION, "compensation"),
+    (pay.any_of(pay.TRANSFER, pay.PAYU, pay.PRZELEWY24, pay.PAYPAL, pay.TPAY, pay.DOTPAY), "transfer"),
 )
+# `tax_id_type` for each kind of tax id.
+TAX_ID_TYPES = {NO_TAX_ID: "none", POLISH_NIP: "nip", EU_VAT_ID: "vat", OTHER_TAX_ID: "custom"}
 
 CONTRACTOR_MATCH_MODES = frozenset({"nip", "never"})
 UNKNOWN_SKU_MODES = frozenset({"reject", "unlinked"})
@@ -82,28 +94,17 @@ _TEMPLATE_TOKENS = {
     "dzien": r"(?P<day>\d{1,2})",
 }
 
-EU_PREFIXES = frozenset(code.upper() for code in eu_vat.MEMBER_STATES) | {"EL"}
-RATE_ORDER = {rate: i for i, rate in enumerate(VAT_RATES)}
-NP_ALIASES = frozenset({"np", "np.", "n/a", "nie podlega"})
-CENT = Decimal("0.01")
+NP_ALIASES = {alias: "np" for alias in ("np", "np.", "n/a", "nie podlega")}
 EMAIL = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+")
 
 
 # --------------------------------------------------------------------------- formatting
 
 
-def money(value: Decimal) -> str:
-    return f"{Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP):f}"
-
-
-def quantity(value: Decimal) -> str:
-    return f"{Decimal(value).normalize():f}"
-
-
 def unit_price(value: Decimal) -> str:
     """At least two decimals, more only when the hub's price really has them."""
     value = Decimal(value)
-    return money(value) if value == value.quantize(CENT) else f"{value.normalize():f}"
+    return money_text(value) if value == value.quantize(CENT) else f"{value.normalize():f}"
 
 
 def numbered(singular: str, items: Iterable[dict]) -> dict:
@@ -133,22 +134,12 @@ def download_request() -> dict:
     return {"invoices": {"parameters": numbered("parameter", [{"name": n, "value": v} for n, v in values])}}
 
 
-def _ascii_fold(text: str) -> str:
-    text = text.lower().replace("ł", "l")
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-
-
 def default_payment_method(shop_name: str) -> str | None:
     """Map the shop's payment name to a wFirma method; None = leave it to the account default."""
-    folded = _ascii_fold((shop_name or "").strip())
-    if not folded:
-        return None
+    folded = ascii_fold(shop_name)
     if folded in PAYMENT_CODES:
         return folded
-    for pattern, code in _PAYMENT_RULES:
-        if re.search(pattern, folded):
-            return code
-    return None
+    return pay.payment_code(folded, _PAYMENT_RULES)
 
 
 def document_type(kind: str, options: dict) -> str:
@@ -157,44 +148,20 @@ def document_type(kind: str, options: dict) -> str:
     return str(options.get("invoice_type") or DEFAULT_INVOICE_TYPE)
 
 
-def truthy(value: Any) -> bool:
-    return str(value or "").strip().lower() in {"1", "true", "tak", "yes", "on"}
-
-
 # --------------------------------------------------------------------------- buyer
-
-
-def classify_tax_id(party: Party) -> tuple[str, str]:
-    """(value for `nip`, `tax_id_type`): Polish NIP digits → "nip", EU VAT id → "vat", else "custom"."""
-    raw = re.sub(r"[\s\-.]", "", party.tax_id or "").upper()
-    country = (party.country or "PL").upper()
-    if not raw:
-        return "", "none"
-    if re.fullmatch(r"(PL)?\d{10}", raw) and (country == "PL" or raw.startswith("PL")):
-        return raw.removeprefix("PL"), "nip"
-    if raw[:2] in EU_PREFIXES and raw[:2] != "PL":
-        return raw, "vat"
-    return raw, "custom"
-
-
-def buyer_name(buyer: Party) -> str:
-    if buyer.is_company:
-        return (buyer.company_name or buyer.name).strip()
-    full_name = f"{buyer.first_name} {buyer.last_name}".strip()
-    return (full_name or buyer.name).strip()
 
 
 def contractor_record(buyer: Party) -> dict:
     """Inline buyer data: wFirma keeps it as the invoice's snapshot (`contractor_detail`)."""
     record = {
-        "name": buyer_name(buyer),
+        "name": display_name(buyer),
         "street": buyer.street.strip(),
         "zip": buyer.post_code.strip(),
         "city": buyer.city.strip(),
         "country": (buyer.country or "PL").upper(),
     }
-    tax_no, kind = classify_tax_id(buyer) if buyer.is_company else ("", "none")
-    record["tax_id_type"] = kind
+    tax_no, kind = classify_tax_id(buyer) if buyer.is_company else ("", NO_TAX_ID)
+    record["tax_id_type"] = TAX_ID_TYPES[kind]
     if tax_no:
         record["nip"] = tax_no
     if buyer.email.strip():
@@ -208,14 +175,10 @@ def _same_text(a: Any, b: Any) -> bool:
     return " ".join(str(a or "").split()).casefold() == " ".join(str(b or "").split()).casefold()
 
 
-def _tax_text(value: Any) -> str:
-    return re.sub(r"[\s\-.]", "", str(value or "")).upper()
-
-
 def contractor_matches(stored: dict, buyer: Party) -> bool:
     """A stored contractor may stand in for the buyer only when it would print the same data."""
     wanted = contractor_record(buyer)
-    wanted_nip, stored_nip = wanted.get("nip", ""), _tax_text(stored.get("nip"))
+    wanted_nip, stored_nip = wanted.get("nip", ""), tax_id_text(str(stored.get("nip") or ""))
     if wanted["tax_id_type"] == "nip":
         stored_nip = stored_nip.removeprefix("PL")
     if not wanted_nip or stored_nip != wanted_nip:
@@ -268,8 +231,8 @@ def content_record(line: Line, good_id: str | None = None) -> dict:
     # way the hub does instead of summing per-line rounded nets.
     record = {
         "name": line.name,
-        "count": quantity(line.quantity),
-        "unit_count": quantity(line.quantity),
+        "count": quantity_text(line.quantity),
+        "unit_count": quantity_text(line.quantity),
         "unit": line.unit,
         "price": unit_price(line.unit_gross),
         "vat": line.vat_rate,
@@ -315,7 +278,7 @@ def build_invoice(doc: HubDocument, settings: ExportSettings, options: dict | No
     if doc.payment_due is not None and not doc.hide_payment_date:
         invoice["paymentdate"] = doc.payment_due.isoformat()
     if doc.paid:
-        invoice["alreadypaid_initial"] = money(doc.total_gross)
+        invoice["alreadypaid_initial"] = money_text(doc.total_gross)
     remarks = description(doc, opts)
     if remarks and kind_type not in FISCAL_RECEIPT_TYPES:  # fiscal receipts take no remarks
         invoice["description"] = remarks
@@ -331,58 +294,27 @@ def build_invoice(doc: HubDocument, settings: ExportSettings, options: dict | No
 
 
 def _buyer_problems(buyer: Party, options: dict) -> list[Problem]:
-    problems: list[Problem] = []
-    if not buyer_name(buyer):
-        field = "buyer.company_name" if buyer.is_company else "buyer.name"
-        problems.append(Problem(field, "Brak nazwy nabywcy – uzupełnij nazwę firmy albo imię i nazwisko."))
+    problems = checks.buyer_name_problems(buyer)
     # wFirma refuses an inline contractor without zip and city (the documented sample flags street).
-    if not buyer.post_code.strip():
-        problems.append(Problem("buyer.post_code", "Brak kodu pocztowego nabywcy – uzupełnij adres."))
-    if not buyer.city.strip():
-        problems.append(Problem("buyer.city", "Brak miejscowości nabywcy – uzupełnij adres."))
-    if not buyer.street.strip() and truthy(options.get("require_street", "1")):
-        problems.append(Problem("buyer.street", "Brak ulicy nabywcy – uzupełnij adres."))
-    if not re.fullmatch(r"[A-Za-z]{2}", buyer.country or "PL"):
-        problems.append(Problem("buyer.country", f"Kraj nabywcy „{buyer.country}” to nie 2-literowy kod "
-                                                 "(np. PL, DE) – popraw kraj."))
+    problems += checks.buyer_address_problems(buyer, street=option_on(options.get("require_street", "1")))
+    problems += checks.found(checks.buyer_country_problem(buyer))
     email = buyer.email.strip()
     if email and not EMAIL.fullmatch(email):
         problems.append(Problem("buyer.email", f"Adres e-mail nabywcy „{email}” jest nieprawidłowy (wFirma "
                                                "przyjmuje jeden adres bez dodatków) – popraw go albo usuń."))
-    if buyer.is_company:
-        tax_no, kind = classify_tax_id(buyer)
-        country = (buyer.country or "PL").upper()
-        if kind == "none" and country == "PL":
-            problems.append(Problem("buyer.tax_id", "Brak NIP nabywcy (firma z Polski) – wpisz 10-cyfrowy NIP."))
-        elif kind == "nip" and not nip.is_valid(tax_no):
-            problems.append(Problem("buyer.tax_id", f"NIP nabywcy „{buyer.tax_id}” jest nieprawidłowy "
-                                                    "(zła suma kontrolna) – popraw NIP."))
-        elif kind == "vat" and not eu_vat.is_valid(tax_no):
-            problems.append(Problem("buyer.tax_id", f"Numer VAT UE nabywcy „{buyer.tax_id}” jest nieprawidłowy – "
-                                                    "popraw numer (z prefiksem kraju, np. DE123456789)."))
-    return problems
+    return problems + checks.buyer_tax_id_problems(buyer)
 
 
 def _line_problems(i: int, line: Line, send_sku: bool, vat_rates: frozenset[str]) -> list[Problem]:
     path = f"lines[{i}]"
-    problems: list[Problem] = []
-    if not line.name.strip():
-        problems.append(Problem(f"{path}.name", "Pozycja bez nazwy (wFirma: „Treść nie może być pusta”) – "
-                                                "uzupełnij nazwę produktu."))
-    if line.vat_rate not in vat_rates:
-        allowed = ", ".join(r for r in VAT_RATES if r in vat_rates)
-        problems.append(Problem(f"{path}.vat_rate", f"Stawka VAT „{line.vat_rate}” w pozycji „{line.name}” nie "
-                                                    f"jest obsługiwana przez wFirma – wybierz jedną z: {allowed}."))
-    if line.quantity <= 0:
-        problems.append(Problem(f"{path}.quantity", f"Ilość w pozycji „{line.name}” musi być większa od zera – "
-                                                    "popraw ilość."))
-    if line.unit_gross < 0:
-        problems.append(Problem(f"{path}.unit_gross", f"Cena w pozycji „{line.name}” jest ujemna – popraw cenę "
-                                                      "(zwroty wystawia się korektą w wFirma)."))
-    if send_sku and not (line.sku or "").strip():
-        problems.append(Problem(f"{path}.sku", f"Pozycja „{line.name}” nie ma kodu SKU, a włączone jest "
-                                               "przekazywanie SKU – uzupełnij SKU produktu albo wyłącz tę opcję."))
-    return problems
+    return checks.found(
+        checks.line_name_problem(path, line.name),
+        checks.vat_rate_problem(path, line, vat_rates, "wFirma"),
+        checks.quantity_problem(path, line),
+        Problem(f"{path}.unit_gross", f"Cena w pozycji „{line.name}” jest ujemna – popraw cenę (zwroty "
+                                      "wystawia się korektą w wFirma).") if line.unit_gross < 0 else None,
+        checks.sku_problem(path, line, send_sku),
+    )
 
 
 def _option_problems(options: dict) -> list[Problem]:
@@ -404,11 +336,7 @@ def preflight(doc: HubDocument, settings: ExportSettings, options: dict | None =
         return [Problem("kind", "wFirma: korekt nie przekazujemy – wystaw korektę bezpośrednio w wFirma.")]
     problems = _option_problems(opts)
     problems += _buyer_problems(doc.buyer, opts)
-    if not re.fullmatch(r"[A-Z]{3}", doc.currency or ""):
-        problems.append(Problem("currency", f"Waluta „{doc.currency}” to nie 3-literowy kod ISO – "
-                                            "popraw walutę (np. PLN, EUR)."))
-    if not doc.lines:
-        problems.append(Problem("lines", "Dokument nie ma pozycji – dodaj co najmniej jedną pozycję."))
+    problems += checks.found(checks.currency_problem(doc), checks.no_lines(doc.lines))
     for i, line in enumerate(doc.lines):
         problems += _line_problems(i, line, settings.send_sku, vat_rates)
     if settings.payment_type and settings.payment_type not in PAYMENT_CODES:
@@ -533,53 +461,22 @@ def collect_errors(data: Any) -> dict[str, list[str]]:
     return found
 
 
-def decimal_or_none(value: Any) -> Decimal | None:
-    if value is None or value == "" or isinstance(value, dict | list):
-        return None
-    try:
-        return Decimal(str(value).replace(",", ".").strip())
-    except InvalidOperation:
-        return None
-
-
-def normalise_rate(value: Any) -> str:
-    if isinstance(value, dict):  # `vat_code` {id, code}
-        value = value.get("code") or value.get("id")
-    text = str(value if value is not None else "").strip().lower()
-    if text in NP_ALIASES:
-        return "np"
-    number = decimal_or_none(text.rstrip("%"))
-    if number is not None and number == number.to_integral_value():
-        return str(int(number))
-    return text
-
-
-def _rate_percent(rate: str) -> Decimal:
-    return Decimal(rate) if rate.isdigit() else Decimal(0)
-
-
 def totals_from_contents(contents: list[dict], price_type: str | None) -> tuple[RateTotal, ...]:
     """Per-rate totals as a Polish invoice prints them: from gross, one VAT per rate (brutto
     documents), or from net, one VAT per rate (netto documents)."""
     from_net = str(price_type or "").lower() == "netto"
     sums: dict[str, Decimal] = {}
     for content in contents:
-        rate = normalise_rate(content.get("vat") if content.get("vat") not in (None, "") else content.get("vat_code"))
+        rate = content.get("vat") if content.get("vat") not in (None, "") else content.get("vat_code")
+        if isinstance(rate, dict):  # `vat_code` {id, code}
+            rate = rate.get("code") or rate.get("id")
+        rate = normalise_rate(rate, NP_ALIASES)
         amount = decimal_or_none(content.get("netto" if from_net else "brutto"))
         if amount is None:
             count, price = decimal_or_none(content.get("count")), decimal_or_none(content.get("price"))
-            amount = Decimal(money(count * price)) if count is not None and price is not None else Decimal(0)
+            amount = round_money(count * price) if count is not None and price is not None else Decimal(0)
         sums[rate] = sums.get(rate, Decimal(0)) + amount
-    totals = []
-    for rate, amount in sorted(sums.items(), key=lambda item: (RATE_ORDER.get(item[0], len(RATE_ORDER)), item[0])):
-        amount, percent = Decimal(money(amount)), _rate_percent(rate)
-        if from_net:
-            vat = Decimal(money(amount * percent / 100))
-            totals.append(RateTotal(rate, amount, vat, amount + vat))
-        else:
-            vat = Decimal(money(amount * percent / (100 + percent)))
-            totals.append(RateTotal(rate, amount - vat, vat, amount))
-    return tuple(totals)
+    return rate_totals(sums, from_net)
 
 
 def document_totals(record: dict) -> tuple[RateTotal, ...]:

@@ -329,7 +329,8 @@ def test_document_level_problems():
     doc = make_doc(lines=[make_line(vat_rate="zw")], currency="EUR", exchange_rate=None, number="")
     problems = preflight(doc, settings(numbering="hub"))
     assert fields(problems) == ["exchange_rate", "exemption_basis", "number"]
-    assert preflight(replace(make_doc(), lines=()), settings())[0] == Problem("lines", "Dokument nie ma pozycji.")
+    assert preflight(replace(make_doc(), lines=()), settings())[0] == Problem(
+        "lines", "Dokument nie ma pozycji – dodaj co najmniej jedną pozycję.")
     assert fields(preflight(make_doc(currency="zł"), settings())) == ["currency"]
 
 
