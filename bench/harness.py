@@ -233,9 +233,9 @@ def rss_mb(pid: int) -> float:
 
 def start_queue_worker(bench: Bench, *queues: str) -> subprocess.Popen:
     """A worker on the given queues only (e.g. "default": runs Export all, leaves exports queued)."""
-    process = subprocess.Popen([sys.executable, str(REPO / "worker.py"), *queues], cwd=REPO,
-                               env={**os.environ, **bench.env}, stdout=subprocess.DEVNULL,
-                               stderr=open(bench.folder / "workers.log", "ab"))
+    with open(bench.folder / "workers.log", "ab") as log:  # the child keeps its own copy
+        process = subprocess.Popen([sys.executable, str(REPO / "worker.py"), *queues], cwd=REPO,
+                                   env={**os.environ, **bench.env}, stdout=subprocess.DEVNULL, stderr=log)
     bench.workers.append(process)
     return process
 
@@ -248,7 +248,7 @@ def wait_for_workers(bench: Bench, count: int, timeout: float = 60) -> None:
     conn = redis.Redis.from_url(bench.redis.url)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if len(Worker.all(connection=conn)) >= count:
+        if len(Worker.all(connection=conn)) == count:
             time.sleep(0.3)
             return
         if any(w.poll() is not None for w in bench.workers):
@@ -341,12 +341,15 @@ def _fix_sequences(*models) -> None:
 
 def seed_documents(merchant_id: int, count: int, *, integration_ids: list[int] | None = None,
                    export_state: str | tuple[str, ...] = "queued", journal_rows: int = 0,
-                   prefix: str = "B") -> list[int]:
-    """`count` invoices (each with its order, 3 items and 3 lines) cloned with bulk SQL from one
-    issued the ordinary way, so every figure is what issuing computes; optionally an export row per
-    document (round-robin over `integration_ids`; states cycle through `export_state`) and
-    `journal_rows` journal lines spread over those exports. Returns the export ids (or the document ids without exports)."""
+                   prefix: str = "B", variants: int = 50) -> list[int]:
+    """`count` invoices (each with its order, 3 items and 3 lines) cloned with bulk SQL from
+    `variants` invoices issued the ordinary way with different prices (so every figure is what
+    issuing computes, and amounts repeat as in a shop with a few best sellers); optionally an
+    export row per document (round-robin over `integration_ids`; states cycle through
+    `export_state`) and `journal_rows` journal lines spread over those exports. Returns the export
+    ids (or the document ids without exports)."""
     from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
 
     from tests.conftest import gen_order
     from webapp.documents.numbering import format_number
@@ -369,27 +372,32 @@ def seed_documents(merchant_id: int, count: int, *, integration_ids: list[int] |
     if db.session.scalar(db.select(db.func.count()).select_from(Integration).where(
             Integration.merchant_id == merchant_id, Integration.auto_export.is_(True))):
         raise RuntimeError("seed_documents: switch automatic export off before seeding")
-    template = issue_document(gen_order(merchant_id, shop_order_id=f"{prefix}-template", ordered_at=now),
-                              "invoice", trigger="bench")
-    series = db.session.get(Series, template.series_id)
     tables = {m: m.__table__ for m in (Order, OrderItem, Document, DocumentLine, Export, JournalEntry)}
 
     def rows_of(model, column, value):
-        table = tables[model]
-        return [dict(r) for r in db.session.execute(table.select().where(column == value)).mappings()]
+        return [dict(r) for r in db.session.execute(tables[model].select().where(column == value)).mappings()]
 
-    order_row = rows_of(Order, Order.id, template.order_id)[0]
-    item_rows = rows_of(OrderItem, OrderItem.order_id, template.order_id)
-    document_row = rows_of(Document, Document.id, template.id)[0]
-    line_rows = rows_of(DocumentLine, DocumentLine.document_id, template.id)
+    templates = []
+    for v in range(min(variants, count)):
+        items = [("Kubek „Zażółć”", "2", str(Decimal("39.99") + v * Decimal("0.37")), "23"),
+                 ("Książka", "1", "49.00", "5"), ("Wysyłka", "1", "14.99", "23")]
+        document = issue_document(gen_order(merchant_id, items, shop_order_id=f"{prefix}-template-{v}",
+                                            ordered_at=now), "invoice", trigger="bench")
+        templates.append((rows_of(Order, Order.id, document.order_id)[0],
+                           rows_of(OrderItem, OrderItem.order_id, document.order_id),
+                           rows_of(Document, Document.id, document.id)[0],
+                           rows_of(DocumentLine, DocumentLine.document_id, document.id)))
+    first = templates[0][2]
+    series = db.session.get(Series, first["series_id"])
     order_id, item_id = _next_id(Order), _next_id(OrderItem)
     document_id, line_id = _next_id(Document), _next_id(DocumentLine)
     export_id, journal_id = _next_id(Export), _next_id(JournalEntry)
     first_sequence = db.session.scalar(db.select(db.func.max(Document.sequence)).where(
-        Document.series_id == series.id, Document.period == template.period)) + 1
+        Document.series_id == series.id, Document.period == first["period"])) + 1
 
     orders, items, documents, lines, exports, journal = [], [], [], [], [], []
     for n in range(count):
+        order_row, item_rows, document_row, line_rows = templates[n % len(templates)]
         oid, did, sequence = order_id + n, document_id + n, first_sequence + n
         orders.append({**order_row, "id": oid, "shop_order_id": f"{prefix}-{n}",
                        "ordered_at": now - timedelta(seconds=count - n)})
@@ -397,13 +405,13 @@ def seed_documents(merchant_id: int, count: int, *, integration_ids: list[int] |
             items.append({**item, "id": item_id, "order_id": oid})
             item_id += 1
         documents.append({**document_row, "id": did, "order_id": oid, "sequence": sequence,
-                          "number": format_number(series.format, sequence, template.issue_date)})
+                          "number": format_number(series.format, sequence, document_row["issue_date"])})
         for line in line_rows:
             lines.append({**line, "id": line_id, "document_id": did})
             line_id += 1
         if integration_ids:
             state = states[n % len(states)]
-            remote = {"remote_id": str(did), "remote_number": f"FV {sequence}/{template.issue_date:%m/%Y}",
+            remote = {"remote_id": str(did), "remote_number": f"FV {sequence}/{document_row['issue_date']:%m/%Y}",
                       "sent_at": now} if state in ("sent", "fetched") else {}
             exports.append(_complete(tables[Export], {
                 "id": export_id + n, "merchant_id": merchant_id, "document_id": did,
@@ -421,7 +429,7 @@ def seed_documents(merchant_id: int, count: int, *, integration_ids: list[int] |
                         (Export, exports), (JournalEntry, journal)):
         bulk_insert(tables[model], rows)
     db.session.execute(db.update(SeriesCounter).where(SeriesCounter.series_id == series.id,
-                                                      SeriesCounter.period == template.period)
+                                                      SeriesCounter.period == first["period"])
                        .values(last_number=first_sequence + count - 1))
     _fix_sequences(Order, OrderItem, Document, DocumentLine, Export, JournalEntry)
     db.session.commit()
@@ -449,11 +457,11 @@ def start_gunicorn(bench: Bench, workers: int = 4, threads: int = 1) -> tuple[su
     import requests
 
     port = free_port()
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("gunicorn")), "--workers", str(workers), "--threads", str(threads),
-         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "webapp:create_app()"],
-        cwd=REPO, env={**os.environ, **bench.env}, stdout=subprocess.DEVNULL,
-        stderr=open(bench.folder / "gunicorn.log", "ab"))
+    with open(bench.folder / "gunicorn.log", "ab") as log:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("gunicorn")), "--workers", str(workers), "--threads", str(threads),
+             "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "webapp:create_app()"],
+            cwd=REPO, env={**os.environ, **bench.env}, stdout=subprocess.DEVNULL, stderr=log)
     bench.stack.callback(_stop, process)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -515,15 +523,17 @@ def connect_account(bench: Bench, merchant_id: int, service: str, name: str, *, 
 
     from webapp.exports.services import create_integration
 
-    prefix, token = f"b{secrets.token_hex(5)}", secrets.token_hex(12)
+    prefix, token, second = f"b{secrets.token_hex(5)}", secrets.token_hex(12), secrets.token_hex(8)
     account_options, credentials, base = {
         "fakturownia": ({}, {"api_token": token, "account_prefix": prefix}, f"/fakturownia/{prefix}"),
         "infakt": ({}, {"api_key": token}, "/infakt"),
-        "ifirma": ({"login": f"{prefix}@sklep.example", "key_abonent": f"s{token}"},
-                   {"login": f"{prefix}@sklep.example", "invoice_key": token, "subscriber_key": f"s{token}"},
+        "ifirma": ({"login": f"{prefix}@sklep.example", "key_abonent": second},
+                   {"login": f"{prefix}@sklep.example", "invoice_key": token, "subscriber_key": second},
                    "/ifirma"),
         "wfirma": ({"secret_key": f"sec-{token}", "app_key": f"app-{token}"},
                    {"access_key": token, "secret_key": f"sec-{token}", "app_key": f"app-{token}"}, "/wfirma"),
+        "firmao": ({}, {"organization_id": prefix, "login": f"{prefix}.api@firmao.pl", "password": token}, "/firmao"),
+        "fakturowo": ({}, {"api_id": token}, "/fakturowo"),
     }[service]
     bench.sandbox("POST", f"/_sandbox/{service}/accounts",
                   json={"prefix": prefix, "api_token": token, "options": {**account_options, **(options or {})}})
@@ -532,3 +542,53 @@ def connect_account(bench: Bench, merchant_id: int, service: str, name: str, *, 
     integration = create_integration(merchant_id, service, name, credentials, base_url=f"{bench.sandbox_url}{base}",
                                      auto_export=False, **settings)
     return SimpleNamespace(service=service, account=prefix, integration_id=integration.id)
+
+
+def ensure_workers(bench: Bench, count: int) -> list[subprocess.Popen]:
+    """Exactly `count` running workers, reusing those already booted (a boot costs seconds of
+    CPU that a short run should not wait for)."""
+    bench.workers = [w for w in bench.workers if w.poll() is None]
+    while len(bench.workers) > count:
+        extra = bench.workers.pop()
+        extra.terminate()
+        extra.wait(timeout=30)
+    while len(bench.workers) < count:
+        bench.start_worker()
+    wait_for_workers(bench, count)
+    return list(bench.workers)
+
+
+def clear_queues() -> None:
+    """Drop every queued and scheduled job (a timed-out run must not leak work into the next)."""
+    from flask import current_app
+    from rq import Queue
+    from rq.registry import ScheduledJobRegistry
+
+    from webapp.redis_conn import get_redis
+
+    conn = get_redis(current_app)
+    for name in ("exports", "fetch", "default"):
+        queue = Queue(name, connection=conn)
+        queue.empty()
+        registry = ScheduledJobRegistry(queue=queue)
+        for job_id in registry.get_job_ids():
+            registry.remove(job_id, delete_job=True)
+
+
+def sandbox_pid(bench: Bench) -> int | None:
+    """The sandbox server's process (found by its port), to read its CPU time."""
+    port = bench.sandbox_url.rsplit(":", 1)[1]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"providers.sandbox" in argv and port.encode() in argv:
+                return int(entry.name)
+    return None
+
+
+def load_average() -> str:
+    """The machine's 1/5/15-minute load while a run ends: other work on the box skews timings."""
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
