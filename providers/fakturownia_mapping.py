@@ -75,11 +75,11 @@ TAX_NO_KINDS = {NO_TAX_ID: "empty", POLISH_NIP: "", EU_VAT_ID: "nip_ue", OTHER_T
 
 def tax_value(rate: str) -> int | str:
     """23/8/5/0 as numbers, zw/np/oo as strings — the forms the API documents."""
-    return int(rate) if rate.isdigit() else rate
+    return int(rate) if rate.isdecimal() else rate
 
 
 def remote_id_value(value: str) -> int | str:
-    return int(value) if str(value).isdigit() else value
+    return int(value) if str(value).isdecimal() else value
 
 
 def default_payment_type(shop_name: str) -> str | None:

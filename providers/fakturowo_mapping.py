@@ -512,7 +512,7 @@ def fingerprint_matches(row: ListedDocument, doc: HubDocument) -> bool:
             or date_or_none(row.get("data_wyst")) != doc.issue_date):
         return False
     kind = row.get("rodzaj")
-    if kind.isdigit() and int(kind) != DOCUMENT_KINDS.get(doc.kind):
+    if kind.isdecimal() and int(kind) != DOCUMENT_KINDS.get(doc.kind):
         return False
     if "nabywca_nip" in row.values:
         ours = tax_id_text(doc.buyer.tax_id).removeprefix("PL") if doc.buyer.is_company else ""
@@ -548,7 +548,7 @@ def row_links(row: ListedDocument) -> tuple[str | None, str | None]:
 
 def currency_of(value: str) -> str | None:
     value = value.strip()
-    if value.isdigit() and int(value) < len(CURRENCIES):
+    if value.isdecimal() and int(value) < len(CURRENCIES):
         return CURRENCIES[int(value)]
     return value.upper() or None
 

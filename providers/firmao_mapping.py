@@ -102,7 +102,7 @@ def number_option(options: dict, name: str, default: float) -> float:
 
 def vat_value(rate: str, options: dict) -> int | str:
     """23/8/5/0 as numbers [DOC]; zw/np/oo as text [UNCONFIRMED: options vat_code_*]."""
-    if rate.isdigit():
+    if rate.isdecimal():
         return int(rate)
     return option(options, f"vat_code_{rate}") or rate
 
@@ -307,7 +307,7 @@ def build_transaction(doc: HubDocument, settings: ExportSettings, options: dict 
 
 
 def id_value(value: str) -> int | str:
-    return int(value) if str(value).isdigit() else value
+    return int(value) if str(value).isdecimal() else value
 
 
 # --------------------------------------------------------------------------- preflight

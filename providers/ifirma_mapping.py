@@ -230,7 +230,7 @@ def position(line: Line, basis: str, np_rate_type: str) -> dict:
         "Ilosc": Decimal(line.quantity).normalize(),
         "CenaJednostkowa": round_money(line.unit_gross),
     }
-    if line.vat_rate.isdigit():
+    if line.vat_rate.isdecimal():
         item["StawkaVat"] = (Decimal(line.vat_rate) / 100).quantize(CENT)
         item["TypStawkiVat"] = "PRC"
         item["PKWiU"] = ""

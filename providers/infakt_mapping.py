@@ -419,7 +419,7 @@ def _option_problems(doc: HubDocument, settings: ExportSettings, opts: dict) -> 
                 "Pozycje ze stawką zw wymagają podstawy zwolnienia z VAT – w ustawieniach integracji wpisz ID "
                 "przyczyny zwolnienia z inFakt (lista: Ustawienia → Zwolnienia z VAT).",
             ))
-        elif not exemption.isdigit():
+        elif not exemption.isdecimal():
             problems.append(Problem(
                 "options.vat_exemption_reason",
                 f"Podstawa zwolnienia „{exemption}” musi być numerem (ID) przyczyny zwolnienia z inFakt.",

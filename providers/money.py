@@ -65,7 +65,7 @@ def normalise_rate(value: Any, aliases: Mapping[str, str] | None = None) -> str:
 
 def rate_percent(rate: str) -> Decimal:
     """23 for "23"; zw / np / oo carry no Polish VAT."""
-    return Decimal(rate) if rate.isdigit() else Decimal(0)
+    return Decimal(rate) if rate.isdecimal() else Decimal(0)
 
 
 def by_rate(per_rate: Mapping[str, T]) -> list[tuple[str, T]]:

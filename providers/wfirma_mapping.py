@@ -371,7 +371,7 @@ def children(container: Any, singular: str) -> list[dict]:
             inner = container[singular]
             items = inner if isinstance(inner, list) else [{singular: inner}]
         else:
-            items = [container[k] for k in sorted((k for k in container if str(k).isdigit()), key=int)]
+            items = [container[k] for k in sorted((k for k in container if str(k).isdecimal()), key=int)]
     else:
         return []
     out = []
@@ -429,7 +429,7 @@ def hub_field(path: list[str], field: str) -> str:
     field = (field or "").strip()
     if "invoicecontents" in path:
         at = path.index("invoicecontents")
-        index = path[at + 1] if len(path) > at + 1 and path[at + 1].isdigit() else "0"
+        index = path[at + 1] if len(path) > at + 1 and path[at + 1].isdecimal() else "0"
         return f"lines[{index}].{_LINE_FIELDS.get(field, field or 'name')}"
     if "contractor" in path:
         return f"buyer.{_CONTRACTOR_FIELDS.get(field, field or 'name')}"

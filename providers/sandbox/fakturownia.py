@@ -867,7 +867,7 @@ class FakturowniaEmulator(EmulatedService):
         if errors.fields:
             return self._invalid(errors.fields)
         rate = normalise_tax(tax)
-        factor = 1 + (Decimal(rate) / 100 if rate.isdigit() else Decimal(0))
+        factor = 1 + (Decimal(rate) / 100 if rate.isdecimal() else Decimal(0))
         if gross is None and net is not None:
             gross = net * factor
         if net is None and gross is not None:
@@ -1124,7 +1124,7 @@ def _ordered(docs: list[dict], order: str | None) -> list[dict]:
 
 
 def _rate_label(rate: str) -> str:
-    return f"{rate}%" if rate.isdigit() else rate
+    return f"{rate}%" if rate.isdecimal() else rate
 
 
 def _pdf_lines(position: dict) -> list[PdfLine]:

@@ -688,7 +688,7 @@ def _payment_terms(raw: dict, fields: dict, issue_date: date, errors: Errors) ->
             errors.add("payment_to", BLANK)
         fields["payment_to_kind"] = "other_date"
         fields["payment_to"] = payment_to.isoformat() if payment_to else None
-    elif term_text.isdigit():
+    elif term_text.isdecimal():
         fields["payment_to_kind"] = int(term_text)
         fields["payment_to"] = (issue_date + timedelta(days=int(term_text))).isoformat()
     else:

@@ -430,7 +430,7 @@ class FakturowoEmulator(EmulatedService):
     # -- api_zadanie=3: list ------------------------------------------------------
     def _list(self, params: dict, account: Account, options: dict) -> Response:
         page_text = text(params, "p") or "1"
-        if not page_text.isdigit() or int(page_text) < 1:
+        if not page_text.isdecimal() or int(page_text) < 1:
             return _failure("Nieprawidłowy numer strony (p).")
         page, size = int(page_text), int(options["list_page_size"])
         with self.runtime.store.transaction(write=False) as tx:
@@ -580,7 +580,7 @@ def _file_name(doc: dict) -> str:
 
 
 def _rate_label(rate: str) -> str:
-    return f"{rate}%" if rate.isdigit() else rate
+    return f"{rate}%" if rate.isdecimal() else rate
 
 
 def _party_rows(party: dict, person: bool = False) -> list[str]:

@@ -412,7 +412,7 @@ def check_tax_id(value: str, who: str, name: str) -> str:
     with its country prefix (format only). Returns it as stored."""
     compact = re.sub(r"[\s-]", "", value).upper()
     compact = compact.removeprefix("PL")
-    if compact.isdigit():
+    if compact.isdecimal():
         if not polish_nip.is_valid(compact):
             raise Rejected(f"Nieprawidłowy NIP {who} ({name}).")
         return compact

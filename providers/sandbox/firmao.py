@@ -299,7 +299,7 @@ class FirmaoEmulator(EmulatedService):
             "discount",
         ):
             out[key] = _number(entry.get(key))
-        out["vatPercent"] = int(entry["vatPercent"]) if entry["vatPercent"].isdigit() else entry["vatPercent"]
+        out["vatPercent"] = int(entry["vatPercent"]) if entry["vatPercent"].isdecimal() else entry["vatPercent"]
         out["product"] = {"id": entry["product"], "name": entry["name"]} if entry["product"] else None
         label = owner.get("transactionNumber") or owner.get("storageDocNumber")
         if owner_class == "transaction":
@@ -870,7 +870,7 @@ class FirmaoEmulator(EmulatedService):
         if not name:
             raise field_required("name")
         vat = read_rate(flat.get("vat", 23), "vat")
-        fraction = Decimal(vat) / 100 if vat.isdigit() else Decimal(0)
+        fraction = Decimal(vat) / 100 if vat.isdecimal() else Decimal(0)
         net = read_amount(flat.get("saleNetPrice"), "saleNetPrice")
         gross = read_amount(flat.get("saleGrossPrice"), "saleGrossPrice")
         if net is None and gross is not None:
@@ -886,7 +886,7 @@ class FirmaoEmulator(EmulatedService):
                 name,
                 read_text(flat.get("productCode"), "productCode"),
                 read_text(flat.get("unit"), "unit") or "szt.",
-                int(vat) if vat.isdigit() else vat,
+                int(vat) if vat.isdecimal() else vat,
                 str(net or Decimal(0)),
                 str(gross),
                 str(stock),
@@ -929,7 +929,7 @@ class FirmaoEmulator(EmulatedService):
                     new = str(read_amount(value, key))
                 elif key == "vat":
                     rate = read_rate(value, key)
-                    new = int(rate) if rate.isdigit() else rate
+                    new = int(rate) if rate.isdecimal() else rate
                 elif key in ("saleable", "deleted"):
                     new = read_bool(value, key)
                 else:

@@ -30,7 +30,7 @@ PAYMENT_LABELS = {
 
 
 def _rate_label(rate: str) -> str:
-    return f"{rate}%" if rate.isdigit() else rate
+    return f"{rate}%" if rate.isdecimal() else rate
 
 
 def transaction_pdf_document(doc: dict, options: dict, original: bool) -> PdfDocument:

@@ -623,7 +623,7 @@ class IfirmaEmulator(EmulatedService):
     def _find(self, tx: Transaction, resource: str, ident: str) -> dict | None:
         """A document of this resource by numeric id or by its number with ``/`` written as ``_``."""
         prefix = g.sandbox_account
-        if ident.isdigit():
+        if ident.isdecimal():
             doc = tx.get(self.name, prefix, "documents", int(ident))
             candidates = [doc] if doc else []
         else:
@@ -1233,7 +1233,7 @@ def _pdf_line(line: dict, doc: dict, suffix: str) -> PdfLine:
 
 
 def _rate_label(rate: str) -> str:
-    return f"{rate}%" if rate.isdigit() else rate
+    return f"{rate}%" if rate.isdecimal() else rate
 
 
 def _parse_month(value) -> tuple[int, int] | None:

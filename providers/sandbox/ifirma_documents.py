@@ -516,7 +516,7 @@ def read_contractor(raw, where: str, problems: list[str]) -> dict:
 def nip_digits(nip: str | None) -> str:
     """The comparable form of a NIP: digits and letters without a PL prefix, dashes or spaces."""
     value = re.sub(r"[ -]", "", nip or "").upper()
-    return value[2:] if value.startswith("PL") and value[2:].isdigit() else value
+    return value[2:] if value.startswith("PL") and value[2:].isdecimal() else value
 
 
 # ---------------------------------------------------------------------------

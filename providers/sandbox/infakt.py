@@ -1412,7 +1412,7 @@ def _bank_record(data: dict, current: dict) -> tuple[dict, Errors]:
     number = re.sub(r"\s", "", _text(merged.get("account_number")) or "").upper()
     if not number:
         errors.add("account_number", BLANK)
-    elif number.removeprefix("PL").isdigit():
+    elif number.removeprefix("PL").isdecimal():
         if len(number.removeprefix("PL")) != 26:
             errors.add("account_number", "musi mieć 26 cyfr")
         number = number.removeprefix("PL")

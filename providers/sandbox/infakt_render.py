@@ -155,7 +155,7 @@ def zl(grosze: int | None) -> str:
 
 
 def _rate_label(rate: str) -> str:
-    return f"{rate}%" if rate.isdigit() else rate
+    return f"{rate}%" if rate.isdecimal() else rate
 
 
 def _pdf_line(service: dict) -> PdfLine:

@@ -8,6 +8,7 @@ font and transliterate the letters it cannot encode, so a PDF is always produced
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fpdf import FPDF
@@ -47,6 +48,8 @@ class PdfDocument:
     currency: str = "PLN"
     notes: list[str] = field(default_factory=list)
     banner: str = "SANDBOX — dokument testowy, bez mocy prawnej"
+    # A service hands out the same file on every download: the PDF's own timestamp is fixed.
+    created: datetime = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def find_font() -> Path | None:
@@ -60,6 +63,7 @@ def render_pdf(doc: PdfDocument, font_path: Path | None | bool = None) -> bytes:
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.set_title(f"{doc.title} {doc.number}")
+    pdf.set_creation_date(doc.created)
     if font_path:
         pdf.add_font("DejaVu", "", str(font_path))
         family, text = "DejaVu", (lambda value: value)

@@ -377,7 +377,7 @@ class WfirmaEmulator(EmulatedService):
         if entry is None or (record_id is not None and not entry[0]):
             return self._status("ACTION NOT FOUND", f"Nieznana akcja {module}/{action}")
         takes_id, handler = entry
-        if takes_id and (record_id is None or not record_id.isdigit()):
+        if takes_id and (record_id is None or not record_id.isdecimal()):
             return self._status("NOT FOUND", NOT_FOUND_MESSAGE)
         account = g.wfirma_account
         options = self._options(account)

@@ -51,7 +51,7 @@ def read_series(raw: dict) -> tuple[dict, Problems]:
         problems.add("template", "Numeracja miesięczna i dzienna wymaga znacznika [miesiąc] w szablonie")
     elif template and fields["reset"] == "daily" and "[dzień]" not in template:
         problems.add("template", "Numeracja dzienna wymaga znacznika [dzień] w szablonie")
-    if not fields["initnumber"].isdigit() or int(fields["initnumber"]) < 1:
+    if not fields["initnumber"].isdecimal() or int(fields["initnumber"]) < 1:
         problems.add("initnumber", INVALID_VALUE)
     else:
         fields["initnumber"] = int(fields["initnumber"])
@@ -131,7 +131,7 @@ def read_good(raw: dict, current: dict | None, warehouse_type: str) -> tuple[dic
 def _vat(raw: dict, current: dict, problems: Problems):
     code_id = related_id(raw, "vat_code")
     if code_id:
-        vat = VAT_BY_ID.get(int(code_id)) if code_id.isdigit() else None
+        vat = VAT_BY_ID.get(int(code_id)) if code_id.isdecimal() else None
         if vat is None:
             problems.add("vat_code_id", BAD_RATE)
     elif text(raw.get("vat")):

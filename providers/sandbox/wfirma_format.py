@@ -116,7 +116,7 @@ def pairs(container) -> list[tuple[str, object]]:
     if not isinstance(container, dict):
         return found
     for key, value in container.items():
-        if key.isdigit() and isinstance(value, dict):
+        if key.isdecimal() and isinstance(value, dict):
             found.extend(pairs(value))
         elif isinstance(value, list):
             found.extend((key, item) for item in value)

@@ -320,7 +320,7 @@ def read_contractor(raw: dict, report: Callable, *, street_required: bool = Fals
     values["nip"] = _check_tax_id(tax_type, values["nip"], report)
     if values["payment_method"] and values["payment_method"] not in PAYMENT_METHODS:
         report("payment_method", NO_PAYMENT_METHOD)
-    if values["payment_days"] is not None and not values["payment_days"].isdigit():
+    if values["payment_days"] is not None and not values["payment_days"].isdecimal():
         report("payment_days", INVALID_VALUE)
     for flag in ("buyer", "seller", "different_contact_address", "remind"):
         values[flag] = "1" if truthy(values[flag]) else "0"
@@ -332,7 +332,7 @@ def read_contractor(raw: dict, report: Callable, *, street_required: bool = Fals
 def tax_id_key(nip: str | None) -> str:
     """How two tax ids are compared: letters and digits only, upper case, without ``PL``."""
     cleaned = re.sub(r"[^0-9A-Za-z]", "", nip or "").upper()
-    return cleaned[2:] if cleaned.startswith("PL") and cleaned[2:].isdigit() else cleaned
+    return cleaned[2:] if cleaned.startswith("PL") and cleaned[2:].isdecimal() else cleaned
 
 
 def _guess_tax_type(nip: str | None, country: str) -> str:
@@ -352,7 +352,7 @@ def _check_tax_id(tax_type: str, nip: str | None, report: Callable) -> str | Non
     cleaned = re.sub(r"[\s-]", "", nip).upper()
     if tax_type == "nip":
         digits = cleaned.removeprefix("PL")
-        if not (digits.isdigit() and len(digits) == 10 and pl_nip.is_valid(digits)):
+        if not (digits.isdecimal() and len(digits) == 10 and pl_nip.is_valid(digits)):
             report("nip", INVALID_ID)
         return digits
     if tax_type == "vat":
@@ -541,7 +541,7 @@ def _line_vat_code(raw: dict, base: dict, good: dict | None, report: Callable, v
         return VAT_BY_ID[NO_VAT_PAYER_CODE_ID]  # a document "bez VAT" carries no VAT
     code_id = related_id(raw, "vat_code")
     if code_id:
-        code = VAT_BY_ID.get(int(code_id)) if code_id.isdigit() else None
+        code = VAT_BY_ID.get(int(code_id)) if code_id.isdecimal() else None
         if code is None:
             report("vat_code_id", BAD_RATE)
         return code
@@ -600,7 +600,7 @@ def build_document(raw: dict, books: Books) -> Draft:
     due = parse_date(raw.get("paymentdate"), "paymentdate", report)
     if due is None:
         days = (known_contractor or {}).get("payment_days")
-        days = int(days) if days and str(days).isdigit() else int(options["payment_days"])
+        days = int(days) if days and str(days).isdecimal() else int(options["payment_days"])
         immediate = method in IMMEDIATE_PAYMENT_METHODS or doc_type in RECEIPTS
         due = issue_date if immediate else issue_date + timedelta(days=days)
     fields["paymentdate"] = due.isoformat()
@@ -743,7 +743,7 @@ def _requested_number(raw: dict, doc_type: str, report: Callable) -> dict:
         value = text(raw.get(name))
         if value is None:
             continue
-        if not value.isdigit() or int(value) < 1 or (highest and int(value) > highest):
+        if not value.isdecimal() or int(value) < 1 or (highest and int(value) > highest):
             report(name, INVALID_VALUE)
             continue
         requested[name] = int(value)

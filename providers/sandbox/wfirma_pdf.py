@@ -20,7 +20,7 @@ PAYMENT_LABELS = {
 
 
 def _rate_label(code: str) -> str:
-    return f"{code}%" if code.isdigit() else code
+    return f"{code}%" if code.isdecimal() else code
 
 
 def pdf_document(

@@ -162,7 +162,7 @@ def _datetime(value, field: str, errors: Errors) -> datetime | None:
 def check_tax_id(tax_id: str, country: str) -> str | None:
     """Return an error message, or None when the NIP / EU VAT id is valid."""
     compact = re.sub(r"[\s-]", "", tax_id).upper()
-    if country == "PL" or compact.startswith("PL") or compact.isdigit():
+    if country == "PL" or compact.startswith("PL") or compact.isdecimal():
         number = compact.removeprefix("PL")
         try:
             nip.validate(number)

@@ -127,7 +127,7 @@ def bulk_issue():
     if not EmptyForm().validate_on_submit():
         abort(400)
     kind = request.form.get("kind", "invoice")
-    ids = [int(i) for i in request.form.getlist("order_ids") if i.isdigit()][:500]
+    ids = [int(i) for i in request.form.getlist("order_ids") if i.isdecimal()][:500]
     if not ids:
         flash(_("Zaznacz zamówienia na liście."), "error")
         return redirect(url_for("orders.index"))
@@ -160,7 +160,7 @@ def _payload_from_form(form) -> dict:
             continue
         if key.startswith("items["):
             index, _sep, name = key.removeprefix("items[").partition("].")
-            if index.isdigit() and int(index) < 1000:
+            if index.isdecimal() and int(index) < 1000:
                 items.setdefault(int(index), {})[name] = value
         elif "." in key:
             group, _sep, name = key.partition(".")
