@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import email.utils
+import random
 import re
 import time
 import unicodedata
@@ -194,6 +195,11 @@ class ProviderLimits:
     requests: int | None
     per_seconds: float | None
     writes_only: bool
+    # With `writes_only`, reads may have a window of their own (inFakt: GET 300 / 60 s), and a
+    # create may cost reads besides its write (inFakt polls its creation task once).
+    reads: int | None = None
+    read_seconds: float | None = None
+    reads_per_create: int = 0
 
 
 @dataclass(frozen=True)
@@ -388,6 +394,14 @@ _BAD_REQUEST_SETUP = (
 # --------------------------------------------------------------------------- provider
 
 
+# The longest pause a read waits out on the spot before it is repeated (seconds).
+MAX_READ_PAUSE = 2.0
+
+
+def _read_backoff(retry: int) -> float:
+    return min(0.2 * 2 ** retry, 2.0) * (0.5 + random.random())
+
+
 class Provider(abc.ABC):
     """One accounting service. Class attributes describe it; instances talk to one account."""
 
@@ -406,6 +420,8 @@ class Provider(abc.ABC):
     option_fields: ClassVar[dict[str, tuple[str, str]]] = {}
     # Query-string keys that carry secrets; dropped from request summaries.
     secret_params: ClassVar[frozenset[str]] = frozenset()
+    # Statuses by which the service says "too many requests" (inFakt: 503 as well).
+    throttle_statuses: ClassVar[frozenset[int]] = frozenset({429})
 
     def __init__(
         self,
@@ -415,6 +431,7 @@ class Provider(abc.ABC):
         session: requests.Session | None = None,
         timeout: tuple[float, float] | float = (5, 30),
         request_log: Callable[[RequestSummary], None] | None = None,
+        read_retries: int = 0,
     ):
         self.credentials = {k: (v or "").strip() for k, v in (credentials or {}).items()}
         self.base_url = base_url.rstrip("/") if base_url else None
@@ -422,6 +439,9 @@ class Provider(abc.ABC):
         self.session = session or requests.Session()
         self.timeout = timeout
         self.request_log = request_log
+        # A read stores nothing, so a failed one is repeated on the spot: a lookup that pages
+        # through a day's documents must not fail as a whole because one page met a 502.
+        self.read_retries = max(0, int(read_retries))
 
     # ---- the operations every adapter implements
 
@@ -494,7 +514,8 @@ class Provider(abc.ABC):
         marks a POST that stores nothing (a search, a form that reads): an answer lost after
         sending it is retried like a GET's instead of becoming an unknown outcome. `log_params`
         stand for `params` in the request summary (a form sends its parameters in the body).
-        HTTP status codes are left to the adapter: their meaning differs per service.
+        HTTP status codes are left to the adapter, their meaning differs per service; except a
+        504 to a write, which comes from a gateway in front of any of them.
         """
         if not self.base_url:
             raise ProviderError(f"{self.display_name}: brak adresu API dla tego konta.")
@@ -503,21 +524,49 @@ class Provider(abc.ABC):
         url = path if whole_url else self.base_url + path
         shown_path = (urllib.parse.urlsplit(path).path or "/") if whole_url else path
         summary_path = self._summary_path(shown_path, params if log_params is None else log_params)
-        started = time.monotonic()
-        try:
-            response = self.session.request(
-                method, url, params=params, json=json, data=data, headers=headers, timeout=self.timeout,
-                allow_redirects=allow_redirects,
-            )
-        except requests.RequestException as exc:
+        reading = method == "GET" or read_only
+        wait = 0.0
+        for retry in range(self.read_retries + 1 if reading else 1):
+            time.sleep(wait)
+            last = retry == (self.read_retries if reading else 0)
+            started = time.monotonic()
+            try:
+                response = self.session.request(
+                    method, url, params=params, json=json, data=data, headers=headers, timeout=self.timeout,
+                    allow_redirects=allow_redirects,
+                )
+            except requests.RequestException as exc:
+                elapsed = int((time.monotonic() - started) * 1000)
+                error = self._transport_error(exc, "GET" if read_only else method)
+                self._log(RequestSummary(method, summary_path, None, elapsed, type(error).__name__))
+                if isinstance(error, TransientError) and not last:
+                    wait = _read_backoff(retry)
+                    continue
+                # `from None`: the original exception text carries the full URL (and its token).
+                raise error from None
             elapsed = int((time.monotonic() - started) * 1000)
-            error = self._transport_error(exc, "GET" if read_only else method)
-            self._log(RequestSummary(method, summary_path, None, elapsed, type(error).__name__))
-            # `from None`: the original exception text carries the full URL (and its token).
-            raise error from None
-        elapsed = int((time.monotonic() - started) * 1000)
-        self._log(RequestSummary(method, summary_path, response.status_code, elapsed))
-        return response
+            self._log(RequestSummary(method, summary_path, response.status_code, elapsed))
+            if response.status_code == 504 and not reading:
+                # A gateway gave up waiting for the service, which may still store the document.
+                raise OutcomeUnknown(f"{self.display_name}: bramka usługi nie doczekała się odpowiedzi (504); "
+                                     "dokument mógł zostać zapisany – sprawdzamy to przed ponowieniem.")
+            wait = self._read_repeat_wait(response, retry) if reading and not last else None
+            if wait is None:
+                return response
+        raise AssertionError("unreachable")  # the last round always returns or raises
+
+    def _read_repeat_wait(self, response: requests.Response, retry: int) -> float | None:
+        """How long to wait before repeating a read, or None to hand the answer back: a server
+        error is repeated after a short backoff; a rate limit only when the service asks for a
+        short pause (Retry-After), so a lookup paging through many records is not lost to one 429
+        while a longer pause is left to the job's own backoff."""
+        status = response.status_code
+        wait = retry_after(response)
+        if status in self.throttle_statuses:
+            return wait if wait is not None and wait <= MAX_READ_PAUSE else None
+        if status in (500, 502, 503, 504):
+            return _read_backoff(retry) if wait is None else (wait if wait <= MAX_READ_PAUSE else None)
+        return None
 
     def _transport_error(self, exc: requests.RequestException, method: str) -> ProviderError:
         name = self.display_name
@@ -540,19 +589,17 @@ class Provider(abc.ABC):
         self,
         response: requests.Response,
         *,
-        throttled: frozenset[int] = frozenset({429}),
         default_wait: float | None = None,
         permanent: frozenset[int] = frozenset(),
     ) -> TransientError | None:
         """The error for a throttled (429) or failing (5xx) answer, None for any other status.
 
         Both are worth retrying unchanged, after the answer's Retry-After (else `default_wait`
-        for a throttled one). `throttled` lists the statuses a service uses for its rate limit;
-        `permanent` the 5xx that retrying cannot fix.
+        for a throttled one). `permanent` lists the 5xx that retrying cannot fix.
         """
         status = response.status_code
         name = self.display_name
-        if status in throttled:
+        if status in self.throttle_statuses:
             wait = retry_after(response)
             return TransientError(
                 f"{name}: limit zapytań przekroczony ({status}) – ponowimy później.",

@@ -10,6 +10,8 @@ Exactly-once: Fakturowo has no duplicate guard and no external-id field, so it r
 pipeline's claim plus `find_document`, which reads the list and recognises our document by our
 reference (if the list shows the hidden note it is stored in), by the hub's number (hub numbering),
 or else by kind + issue date + gross total + buyer — refusing to guess when two documents match.
+A create is the issue call alone: no list is read before it (the list has no filter, so a look-up
+means reading it page by page), and the answer's PDF link spares a look-up when fetching the PDF.
 """
 
 from __future__ import annotations
@@ -317,25 +319,26 @@ class FakturowoProvider(Provider):
         )
 
     def find_document(self, doc: HubDocument) -> RemoteDocument | None:
-        by_number: list[mapping.ListedDocument] = []
         by_fingerprint: list[mapping.ListedDocument] = []
         use_fingerprint = str(self.options.get("find_by_fingerprint", "1")).strip() != "0"
+        # The list has no filter: it is read from where new documents are (page 1, then the last
+        # page back), and a decisive match — our reference, or the hub's number with the same
+        # date and amount — ends the reading; only a fingerprint needs every page (no twin).
         for row in self.listed_documents():
             if mapping.mentions(row, doc.reference):
                 return self._remote_from_row(row)
             if mapping.number_matches(row, doc.number) and mapping.agrees(row, doc):
-                by_number.append(row)
-            elif use_fingerprint and mapping.fingerprint_matches(row, doc):
+                return self._remote_from_row(row)
+            if use_fingerprint and mapping.fingerprint_matches(row, doc):
                 by_fingerprint.append(row)
-        for candidates in (by_number, by_fingerprint):
-            if len(candidates) == 1:
-                return self._remote_from_row(candidates[0])
-            if len(candidates) > 1:
-                numbers = ", ".join(row.get("numer") or row.api_numer for row in candidates)
-                raise ProviderError(
-                    f"Fakturowo ma {len(candidates)} dokumenty pasujące do {doc.number or doc.reference} (ten sam "
-                    f"dzień, kwota i nabywca: {numbers}) – sprawdź je w Fakturowo; numeracja z huba tego unika."
-                )
+        if len(by_fingerprint) == 1:
+            return self._remote_from_row(by_fingerprint[0])
+        if len(by_fingerprint) > 1:
+            numbers = ", ".join(row.get("numer") or row.api_numer for row in by_fingerprint)
+            raise ProviderError(
+                f"Fakturowo ma {len(by_fingerprint)} dokumenty pasujące do {doc.number or doc.reference} (ten sam "
+                f"dzień, kwota i nabywca: {numbers}) – sprawdź je w Fakturowo; numeracja z huba tego unika."
+            )
         return None
 
     def fetch_document(self, remote_id: str) -> RemoteDocument:

@@ -5,8 +5,14 @@ a dedicated API user (login + generated password). Invoices and receipts are `tr
 Exactly-once: a sales number is unique (a second POST with it is refused with
 `transactionNumberAlreadyExists`), and our reference is written into the transaction's
 `description` (or a custom field) so a look-up finds the document whatever numbered it.
+With hub numbering that guard is all a create needs (one POST). With Firmao's numbering a retry
+carries a fresh number, so nothing would stop a second document if a 5xx came back for one that
+was stored — and Firmao documents "502 proxy error" — so that create first asks for our
+reference: one filtered request (see `create_document`).
 The API throttles bursts (429, about one request a second): this adapter spaces its own
 requests to one account, and `default_limits` keeps the pipeline's pace at the same rate.
+Catalogue look-ups (SKU → product id) are kept per account in this process for a few minutes,
+since the pipeline builds a fresh adapter for every job.
 """
 
 from __future__ import annotations
@@ -60,6 +66,17 @@ NUMBER_RETRIES = 2  # a service-numbered document whose number was taken meanwhi
 _last_request_at: dict[tuple, float] = {}
 _account_locks: dict[tuple, threading.Lock] = {}
 _locks_guard = threading.Lock()
+# SKU → catalogue product id per account, shared the same way for PRODUCTS_TTL seconds. Only
+# products found are kept (one added to the catalogue a minute ago is looked up again), and a
+# refused document drops the account's entries, so the merchant's retry reads them afresh.
+PRODUCTS_TTL = 600.0
+_shared_products: dict[tuple, tuple[float, int | str]] = {}
+
+
+def clear_shared_cache() -> None:
+    """Forget every account's shared product ids (tests; a worker never needs it)."""
+    with _locks_guard:
+        _shared_products.clear()
 
 
 def normalise_organization(value: str) -> str:
@@ -335,8 +352,18 @@ class FirmaoProvider(Provider):
             )
         return number
 
+    def _account(self) -> tuple:
+        return (self.base_url, self.organization_id, self.login)
+
     def product_ids(self, skus: list[str]) -> dict[str, int | str]:
-        """SKU (`productCode`) → catalogue product id, for the SKUs not looked up yet [DOC §11]."""
+        """SKU (`productCode`) → catalogue product id, for the SKUs not looked up yet [DOC §11]:
+        by this adapter or, within `PRODUCTS_TTL`, by another one of the same account."""
+        now, account = time.monotonic(), self._account()
+        with _locks_guard:
+            for sku in dict.fromkeys(skus):
+                entry = _shared_products.get((account, sku))
+                if sku and sku not in self._product_ids and entry and now - entry[0] <= PRODUCTS_TTL:
+                    self._product_ids[sku] = entry[1]
         wanted = [s for s in dict.fromkeys(skus) if s and s not in self._product_ids]
         batchable = [s for s in wanted if ";" not in s]
         single = [s for s in wanted if ";" in s]
@@ -363,7 +390,17 @@ class FirmaoProvider(Provider):
             if code in skus and record.get("id") is not None and record.get("deleted") is not True:
                 self._product_ids.setdefault(code, record["id"])
                 found.add(code)
+        now, account = time.monotonic(), self._account()
+        with _locks_guard:
+            for code in found:
+                _shared_products[(account, code)] = (now, self._product_ids[code])
         return found
+
+    def _forget_products(self) -> None:
+        account = self._account()
+        with _locks_guard:
+            for key in [k for k in _shared_products if k[0] == account]:
+                del _shared_products[key]
 
     # ------------------------------------------------------------------ documents
 
@@ -378,10 +415,14 @@ class FirmaoProvider(Provider):
         hub_numbering = settings.numbering == "hub"
         number: str | None = doc.number if hub_numbering else None
         if not hub_numbering:
-            # A fresh service number never collides with our earlier attempt, so look for that
-            # attempt by reference first (a 502 after the service stored it, a second export).
+            # Kept on purpose, unlike elsewhere: a lost answer is settled by the pipeline's
+            # find_document, but a 5xx (Firmao documents "502 proxy error") is retried with a new
+            # create, and a fresh service number never collides with an attempt that was stored
+            # anyway. So ask for our reference first — one filtered request (and, only if Firmao
+            # ignores that filter, one page of the newest transactions: an earlier attempt of
+            # this export is minutes old at most) — never a scan of the day.
             if option_on(opts.get("check_before_create"), default=True):
-                existing = self._find_by_reference(doc)
+                existing = self._find_by_reference(doc, window_pages=1)
                 if existing is not None:
                     raise DuplicateReference(
                         f"Firmao: dokument {doc.reference} już istnieje (numer {existing.get('transactionNumber')}).",
@@ -389,7 +430,11 @@ class FirmaoProvider(Provider):
                     )
             if mapping.option(opts, "service_numbering") == "next":
                 number = self.next_number(doc.kind, settings.series_id)
-        product_ids = self._linked_products(doc, settings, opts)
+        try:
+            product_ids = self._linked_products(doc, settings, opts)
+        except ValidationRejected:
+            self._forget_products()
+            raise
 
         customer_id = None
         for attempt in range(NUMBER_RETRIES + 2):
@@ -409,6 +454,10 @@ class FirmaoProvider(Provider):
                 if exists.object_id is None or customer_id is not None:
                     raise
                 customer_id = exists.object_id  # a customer with this NIP exists: link it
+            except ValidationRejected:
+                if product_ids:
+                    self._forget_products()  # a product gone from the catalogue: the retry looks again
+                raise
         else:  # pragma: no cover - every path above breaks or raises
             raise ProviderError("Firmao: nie udało się zapisać dokumentu.")
 
@@ -459,9 +508,10 @@ class FirmaoProvider(Provider):
         records, _ = self._list("/transactions", {"transactionNumber(eq)": number, "mode(eq)": "SALE"})
         return next((r for r in records if reference in mapping.references_in(r, self.options)), None)
 
-    def _find_by_reference(self, doc: HubDocument) -> dict | None:
-        """The transaction carrying our reference: filtered on the field that holds it, and when
-        the service cannot filter on it, by paging through the issue date ±1 day."""
+    def _find_by_reference(self, doc: HubDocument, window_pages: int | None = None) -> dict | None:
+        """The transaction carrying our reference: filtered on the field that holds it (one
+        request), and only when the service cannot or does not filter on it, by paging through
+        the issue date ±1 day newest first (at most `window_pages` pages), stopping at ours."""
         custom = mapping.option(self.options, "reference_custom_field")
         field = f"customFields.{custom}(eq)" if custom else "description(contains)"
         records: list[dict] | None
@@ -471,18 +521,29 @@ class FirmaoProvider(Provider):
             records = None  # [UNCONFIRMED] filtering on this field: fall back to the date window
         if records is not None:
             match = self._carrying(records, doc.reference)
-            if match is not None or not records:
-                return match  # an empty answer to the filter: nothing carries our reference
+            if match is not None or all(self._mentions(r, doc.reference) for r in records):
+                # The filter was applied (everything returned holds the text, e.g. IB-12 for
+                # IB-1), so nothing else carries our reference.
+                return match
         window = {
             "invoiceDate(ge)": (doc.issue_date - timedelta(days=1)).isoformat(),
             "invoiceDate(le)": (doc.issue_date + timedelta(days=1)).isoformat(),
             "mode(eq)": "SALE",
+            "sort": "id",
+            "dir": "DESC",  # [DOC] sorting: the document looked for is among the newest
         }
-        pages = int(mapping.number_option(self.options, "lookup_pages", 20))
+        pages = window_pages or int(mapping.number_option(self.options, "lookup_pages", 20))
         return self._carrying(self._pages("/transactions", window, max_pages=max(pages, 1)), doc.reference)
 
     def _carrying(self, records, reference: str) -> dict | None:
         return next((r for r in records if reference in mapping.references_in(r, self.options)), None)
+
+    def _mentions(self, record: dict, reference: str) -> bool:
+        """The record holds the reference's text where the filter looked (not necessarily ours)."""
+        custom = mapping.option(self.options, "reference_custom_field")
+        if custom:
+            return reference in mapping.references_in(record, self.options)
+        return reference in str(record.get("description") or "")
 
     def find_document(self, doc: HubDocument) -> RemoteDocument | None:
         match = self._by_number(doc.number, doc.reference) if doc.number.strip() else None

@@ -7,8 +7,12 @@ HMAC-SHA1 over URL (no query) + login + key name + body with the hex-decoded key
 
 Exactly-once: iFirma has no idempotency key, no external-id field and no duplicate guard, so our
 reference is printed in `Uwagi` and `find_document` looks for it among the documents of the
-issue date with the same gross amount. Every create first makes that look-up (one list request
-as a rule) and a hit raises DuplicateReference, which the pipeline answers with find_document.
+issue date with the same gross amount (newest first). A create is one POST and nothing else: the
+pipeline claims the document before sending, and an answer that leaves the outcome open — a lost
+one, or iFirma's own "technical problem" (`Kod` 100) after a write — is an unknown outcome that
+the pipeline settles with `find_document` before anything is sent again. A look-up before every
+create read every same-day invoice of the same amount one by one, so on a shop's busy day it
+cost dozens of the account's 100 requests a minute per document.
 """
 
 from __future__ import annotations
@@ -32,7 +36,6 @@ from .base import (
     Capabilities,
     Choice,
     CredentialField,
-    DuplicateReference,
     ExportSettings,
     HubDocument,
     NotSupported,
@@ -146,11 +149,6 @@ class IfirmaProvider(Provider):
         "recipient_signature": (
             "Podpis odbiorcy",
             "BPO (domyślnie: bez podpisu odbiorcy), BWO (bez podpisów), OUP lub UPO.",
-        ),
-        "lookup_before_create": (
-            "Sprawdzaj duplikat przed wysłaniem",
-            ("Domyślnie tak: przed każdą fakturą integracja szuka w iFirma dokumentu z tym numerem "
-             "referencyjnym (1 dodatkowe zapytanie); „0” wyłącza to sprawdzenie."),
         ),
         "amount_filter": (
             "Filtr kwoty przy wyszukiwaniu",
@@ -313,12 +311,7 @@ class IfirmaProvider(Provider):
         if resource is None:
             raise NotSupported(f"iFirma: rodzaj dokumentu „{doc.kind}” nie jest obsługiwany.")
         self._refuse_problems(doc, settings)
-        if _flag(self._options(settings).get("lookup_before_create"), default=True):
-            existing = self.find_document(doc)
-            if existing is not None:
-                message = (f"iFirma ma już dokument {existing.number or existing.remote_id} z numerem "
-                           f"referencyjnym {doc.reference} – nie wysyłamy go drugi raz.")
-                raise DuplicateReference(message, {"reference": [message]})
+        # No look-up first (see the module docstring): one POST per export.
         try:
             data = self._call("POST", f"/{resource.name}.json", resource.key_name,
                               body=self.build_payload(doc, settings))
@@ -392,7 +385,7 @@ class IfirmaProvider(Provider):
             # [UNCONFIRMED] that kwotaOd/kwotaDo compare the gross amount; the option turns it off.
             gross = money_text(doc.total_gross)
             params.update(kwotaOd=gross, kwotaDo=gross)
-        reads = 0
+        candidates: list[str] = []
         for item in self._list(params):
             if item.get("DataWystawienia") and str(item["DataWystawienia"])[:10] != issue_date:
                 continue
@@ -400,9 +393,11 @@ class IfirmaProvider(Provider):
             if gross is not None and gross != doc.total_gross:
                 continue
             remote_id = _list_id(item)
-            if remote_id is None:
-                continue
-            reads += 1
+            if remote_id is not None and remote_id not in candidates:
+                candidates.append(remote_id)
+        # The list carries no `Uwagi`, so candidates are read one by one: newest first (the one
+        # looked for was sent moments ago), stopping at ours.
+        for reads, remote_id in enumerate(newest_first(candidates), start=1):
             if reads > MAX_DETAIL_READS:
                 raise ProviderError(
                     f"iFirma: zbyt wiele faktur z {issue_date} na kwotę {doc.total_gross} – nie da się "
@@ -430,6 +425,12 @@ def _flag(value: Any, default: bool) -> bool:
     if not text:
         return default
     return text not in ("0", "nie", "no", "false", "off")
+
+
+def newest_first(ids: list[str]) -> list[str]:
+    """Document ids, highest (most recently issued) numeric id first; others keep their order last."""
+    numeric = sorted((i for i in ids if i.isdigit()), key=int, reverse=True)
+    return numeric + [i for i in ids if not i.isdigit()]
 
 
 def _list_id(item: dict) -> str | None:

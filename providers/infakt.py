@@ -1,11 +1,17 @@
 """inFakt.pl adapter (HTTP). Payload mapping lives in `infakt_mapping`.
 
 API v3 at https://api.infakt.pl/api/v3, JSON, key in the `X-inFakt-ApiKey` header, money in
-grosze. Creating is asynchronous: the POST returns a task that is polled (bounded, with
-backoff) until it names the new document's uuid. inFakt has no external-id field and no
-idempotency key, so our reference is printed in the notes ("Nr ref.: IB-…") and looked for
-before each create and by `find_document`; with hub numbering `check_duplicate_number` is the
-service's own guard as well. A correction's remote id is "corrective:<uuid>" (its own URLs).
+grosze. Creating is asynchronous: the POST returns a task that is polled (first after a short
+wait, then with backoff) until it names the new document's uuid; the document itself is read by
+the pipeline's fetch step, not here. inFakt has no external-id field and no idempotency key, so
+our reference is printed in the notes ("Nr ref.: IB-…") and `find_document` looks for it when
+the pipeline does not know whether a create went through. Nothing is looked up before a create:
+the pipeline claims the document before sending, and a lost answer (or a task we could not see
+finish) is an unknown outcome settled by `find_document`. The document is made by the task, after
+the POST has been answered with its reference; a refusal of the POST itself (429 or 503, the
+documented rate limit, or another 5xx) leaves no task behind as far as the contract tells, so it
+is retried like any refusal. With hub numbering `check_duplicate_number` is the service's own
+guard as well. A correction's remote id is "corrective:<uuid>" (its own URLs).
 """
 
 from __future__ import annotations
@@ -38,7 +44,6 @@ from .base import (
     field_errors_message,
     header_safe,
     json_or_none,
-    option_on,
     path_id,
     retry_after,
 )
@@ -51,8 +56,11 @@ PAGE_SIZE = 100  # the API's maximum `limit`
 MAX_PAGES = 50  # safety stop when paging a day's documents
 MAX_DETAIL_READS = 20  # documents read one by one when a list leaves out their notes
 
-# Polling the creation task; every value can be overridden through `options` (tests use 0).
-POLL_INITIAL_DELAY = 0.5
+# Polling the creation task; every value can be overridden through `options` (tests use ~0).
+# A poll sent right after the POST only ever says "accepted", so the first one waits: GETs are
+# capped at 300 / 60 s, twice the writes, and the fetch step already spends two GETs per
+# document, so each extra poll costs throughput; a task usually finishes within that wait.
+POLL_INITIAL_DELAY = 2.0
 POLL_MAX_DELAY = 5.0
 # Well under the pipeline's send lease, after which a still-running send is taken for lost.
 POLL_MAX_WAIT = 30.0
@@ -82,8 +90,11 @@ class InfaktProvider(Provider):
     # Documented per source IP: 150 non-GET requests / 60 s (GET: 300 / 60 s). The pipeline has
     # one window per account counting jobs (an export = 1 slot and exactly 1 POST, a fetch = 2
     # GETs), so capping it at 150 / 60 s keeps writes under the documented limit; the status
-    # polls back off exponentially and a 429/503 is honoured with its Retry-After.
-    default_limits = ProviderLimits(max_concurrency=4, requests=150, per_seconds=60, writes_only=True)
+    # polls (usually one per export) back off exponentially and a 429/503 is honoured with its
+    # Retry-After.
+    default_limits = ProviderLimits(max_concurrency=4, requests=150, per_seconds=60, writes_only=True,
+                                    reads=300, read_seconds=60, reads_per_create=1)
+    throttle_statuses = frozenset({429, 503})  # 503 is how inFakt says "too many requests" as well
     vat_rates = mapping.VAT_SYMBOLS
     docs_url = "https://github.com/infakt/API"
     option_fields: ClassVar[dict[str, tuple[str, str]]] = {
@@ -106,10 +117,6 @@ class InfaktProvider(Provider):
         "send_client_email": (
             "Przekazuj e-mail nabywcy",
             "„1”, aby dopisać e-mail nabywcy do faktury (pole spoza oficjalnej dokumentacji inFakt).",
-        ),
-        "check_before_create": (
-            "Sprawdzaj przed wysłaniem",
-            "„0” wyłącza wyszukanie dokumentu przed utworzeniem (chroni przed duplikatem; 1 zapytanie GET).",
         ),
         "poll_max_wait": (
             "Czas oczekiwania na utworzenie (s)",
@@ -158,8 +165,7 @@ class InfaktProvider(Provider):
         status = response.status_code
         if 200 <= status < 300:
             return
-        # 503 is how inFakt says "too many requests" as well.
-        unavailable = self._unavailable(response, throttled=frozenset({429, 503}))
+        unavailable = self._unavailable(response)
         if unavailable:
             raise unavailable
         field_errors, text = parse_errors(json_or_none(response))
@@ -285,13 +291,8 @@ class InfaktProvider(Provider):
             raise NotSupported(f"inFakt: rodzaj dokumentu „{doc.kind}” nie jest obsługiwany przez API.")
         self._refuse_problems(doc, settings)
         opts = self._options(settings)
-        if option_on(opts.get("check_before_create", True)):
-            # No idempotency key and, with service numbering, no duplicate guard: look first.
-            existing = self._lookup(doc, by_number=settings.numbering == "hub")
-            if existing is not None:
-                message = (f"inFakt: dokument {doc.reference} już istnieje "
-                           f"({existing.number or existing.remote_id}) – przyjmujemy istniejący.")
-                raise DuplicateReference(message, {"reference": [message]})
+        # No look-up first (see the module docstring): exactly once is the pipeline's claim plus
+        # `find_document` after an unknown outcome, and this create is one POST and its polls.
         collection = mapping.collection_for(doc.kind)
         number_sent = settings.numbering == "hub" and doc.kind == "invoice"
         body = self.build_payload(doc, settings)
@@ -303,7 +304,8 @@ class InfaktProvider(Provider):
         uuid = self._task_result(accepted, number_sent)
         task = accepted.get("invoice_task_reference_number")
         if uuid is None and not task and accepted.get("uuid"):
-            uuid = str(accepted["uuid"])  # answered with the document itself (synchronous route)
+            # Answered with the document itself (synchronous route): nothing to poll or read.
+            return mapping.parse_invoice(accepted, doc.kind)
         if uuid is None:
             if not task:
                 raise OutcomeUnknown(
@@ -312,7 +314,9 @@ class InfaktProvider(Provider):
             self._tasks[doc.reference] = (collection, str(task))
             uuid = self._await_task(collection, str(task), number_sent, opts)
         self._tasks.pop(doc.reference, None)
-        return self._read_created(collection, uuid, doc.kind)
+        # The task names only the uuid; number, totals and status come with the pipeline's fetch
+        # (GET /{collection}/{uuid}.json), so reading the document here would only repeat it.
+        return RemoteDocument(_remote_id(uuid, doc.kind), None, None, None, None, None)
 
     def _task_result(self, status: Any, number_sent: bool) -> str | None:
         """The new document's uuid, None while the task runs; a failed task raises."""
@@ -329,7 +333,8 @@ class InfaktProvider(Provider):
         return None
 
     def _await_task(self, collection: str, task: str, number_sent: bool, opts: dict) -> str:
-        """Poll the task with exponential backoff until it names the document or time runs out.
+        """Poll the task until it names the document or time runs out: the first poll after
+        `poll_initial_delay`, then exponential backoff up to `poll_max_delay`.
 
         The POST was accepted, so nothing here may look retryable to the pipeline: a 429/5xx or
         a lost answer keeps polling, and anything else (or the time limit) is an unknown outcome
@@ -340,7 +345,10 @@ class InfaktProvider(Provider):
         max_delay = self._seconds(opts, "poll_max_delay", POLL_MAX_DELAY)
         deadline = self._clock() + max_wait
         path = f"/async/{collection}/status/{path_id(task)}.json"
+        if min(delay, max_wait) > 0:
+            self._sleep(min(delay, max_wait))  # a poll right after the POST would only say "accepted"
         while True:
+            delay = min(max(delay * 2, 0.05), max_delay) if delay else 0.0
             wait = delay
             try:
                 uuid = self._task_result(self._call("GET", path), number_sent)
@@ -362,17 +370,6 @@ class InfaktProvider(Provider):
                     "powstał, zanim spróbujemy ponownie."
                 )
             self._sleep(min(wait, remaining))
-            delay = min(max(delay * 2, 0.05), max_delay) if delay else 0.0
-
-    def _read_created(self, collection: str, uuid: str, kind: str) -> RemoteDocument:
-        try:
-            data = self._call("GET", f"/{collection}/{path_id(uuid)}.json")
-        except ProviderError:
-            # It exists (the task said so): keep its id; the pipeline's fetch reads the rest.
-            return RemoteDocument(_remote_id(uuid, kind), None, None, None, None, None)
-        if not isinstance(data, dict) or not data.get("uuid"):
-            data = {**(data if isinstance(data, dict) else {}), "uuid": uuid}
-        return mapping.parse_invoice(data, kind)
 
     def find_document(self, doc: HubDocument) -> RemoteDocument | None:
         pending = self._tasks.get(doc.reference)
@@ -386,11 +383,13 @@ class InfaktProvider(Provider):
                 return self.fetch_document(_remote_id(uuid, doc.kind))
         return self._lookup(doc)
 
-    def _lookup(self, doc: HubDocument, by_number: bool = True) -> RemoteDocument | None:
-        """The document carrying our reference: by the hub number, else among the issue day's."""
+    def _lookup(self, doc: HubDocument) -> RemoteDocument | None:
+        """The document carrying our reference: by the hub number (one filtered request), else
+        among the issue day's (narrowed to the buyer's NIP where it can be), stopping at the
+        first page that holds it."""
         collection = mapping.collection_for(doc.kind)
         reads = [MAX_DETAIL_READS]
-        if doc.number and by_number:
+        if doc.number:
             # Matches when hub numbering was used; the reference check keeps someone else's
             # document with the same number from being taken for ours.
             for entity in self._pages(collection, {"q[number_eq]": doc.number}, max_pages=1):

@@ -6,13 +6,24 @@ headers on every request, `company_id` in the query string when the login has se
 The body's `status.code` is the real result — errors often come with HTTP 200.
 
 Exactly-once: wFirma has no idempotency key or duplicate guard, so our reference travels in
-`id_external` and every create first looks it up (a hit raises DuplicateReference, which the
-pipeline answers with find_document).
+`id_external` and `find_document` looks it up when the pipeline does not know whether a create
+went through (a lost or unreadable answer to invoices/add is an unknown outcome). The create
+itself does not look first: the pipeline claims the document before sending, and none of the
+codes the contract lists for a refused request (`ERROR`, the limit codes, `OUT OF SERVICE`,
+`FATAL`…) is described as following a stored document.
+
+Reference data — numbering series, SKU → product ids and which contractor card (if any) has a
+buyer's exact data — is the same for many documents of an account, and the pipeline builds a
+fresh adapter per job, so it is kept per account in this process for a few minutes
+(`SHARED_TTL`) instead of being read again for every document.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -26,7 +37,6 @@ from .base import (
     Capabilities,
     Choice,
     CredentialField,
-    DuplicateReference,
     ExportSettings,
     HubDocument,
     NotSupported,
@@ -64,6 +74,20 @@ TRANSIENT_CODES = {
     "SNAPSHOT LOCK": "dane firmy są przywracane z kopii – wszystko zablokowane do końca",
 }
 LIMIT_CODES = frozenset({"TOTAL REQUESTS LIMIT EXCEEDED", "TOTAL EXECUTION TIME LIMIT EXCEEDED"})
+
+# Series records, SKU → good ids and contractor cards per account, shared by this process's
+# adapters (one per job). Only what was found is kept (an SKU added to the catalogue a minute ago
+# is looked up again), and a refused document drops the account's entries, so the merchant's
+# retry reads them afresh.
+SHARED_TTL = 600.0
+_shared: dict[tuple, tuple[float, Any]] = {}
+_shared_lock = threading.Lock()
+
+
+def clear_shared_cache() -> None:
+    """Forget every account's shared reference data (tests; a worker never needs it)."""
+    with _shared_lock:
+        _shared.clear()
 
 
 class NotFound(ProviderError):
@@ -161,6 +185,30 @@ class WfirmaProvider(Provider):
         self._all_goods: dict[str, str] | None = None
         self._series: dict[str, dict] = {}
         self._contractor_ids: dict[tuple, str | None] = {}
+        self._clock: Callable[[], float] = time.monotonic
+
+    # ------------------------------------------------------------------ shared reference data
+
+    def _account(self) -> tuple:
+        keys = "\n".join(self.credentials.get(k, "") for k in ("access_key", "secret_key", "app_key"))
+        return (self.base_url, self.company_id, hashlib.sha256(keys.encode("utf-8")).hexdigest())
+
+    def _shared_get(self, kind: str, key: str) -> Any:
+        with _shared_lock:
+            entry = _shared.get((self._account(), kind, key))
+        if entry is None or self._clock() - entry[0] > SHARED_TTL:
+            return None
+        return entry[1]
+
+    def _shared_put(self, kind: str, key: str, value: Any) -> None:
+        with _shared_lock:
+            _shared[(self._account(), kind, key)] = (self._clock(), value)
+
+    def _forget_shared(self) -> None:
+        account = self._account()
+        with _shared_lock:
+            for key in [k for k in _shared if k[0] == account]:
+                del _shared[key]
 
     # ------------------------------------------------------------------ HTTP
 
@@ -266,19 +314,20 @@ class WfirmaProvider(Provider):
 
     # ------------------------------------------------------------------ find
 
-    def _find_page(self, plural: str, singular: str, conditions: list, page: int) -> tuple[list[dict], int | None]:
+    def _find_page(self, plural: str, singular: str, conditions: list, page: int,
+                   order: list | None = None) -> tuple[list[dict], int | None]:
         try:
             data = self._call("POST", plural, "find",
-                              body=mapping.find_request(plural, conditions, page=page, limit=PAGE_LIMIT))
+                              body=mapping.find_request(plural, conditions, page=page, limit=PAGE_LIMIT, order=order))
         except NotFound:
             return [], 0  # some modules answer an empty search with NOT FOUND
         return mapping.records(data, plural, singular), mapping.page_total(data, plural)
 
-    def _pages(self, plural: str, singular: str, conditions: list) -> Iterator[dict]:
+    def _pages(self, plural: str, singular: str, conditions: list, order: list | None = None) -> Iterator[dict]:
         """Every record of a search, page by page (stops on `total`, a short page, or a repeat)."""
         seen, previous_ids = 0, None
         for page in range(1, MAX_PAGES + 1):
-            batch, total = self._find_page(plural, singular, conditions, page)
+            batch, total = self._find_page(plural, singular, conditions, page, order)
             ids = [r.get("id") for r in batch]
             if not batch or ids == previous_ids:
                 return
@@ -289,7 +338,7 @@ class WfirmaProvider(Provider):
                 return
 
     def _find(self, plural: str, singular: str, conditions: list, match: Callable[[dict], bool],
-              fallback: list | None = None) -> dict | None:
+              fallback: list | None = None, fallback_order: list | None = None) -> dict | None:
         """The first record the service finds *and* that really matches.
 
         Conditions on some fields are not documented as searchable: when the answer holds records
@@ -306,13 +355,16 @@ class WfirmaProvider(Provider):
                 return hit
         if fallback is None:
             return None
-        return mapping.first_match(self._pages(plural, singular, fallback), match)
+        return mapping.first_match(self._pages(plural, singular, fallback, fallback_order), match)
 
     def _find_by_reference(self, doc: HubDocument) -> dict | None:
+        """One `id_external eq` search; only if wFirma ignores or refuses that condition, the
+        issue date ±1 day newest first (`order desc Invoice.id`), stopping at ours."""
         window = [("date", "ge", (doc.issue_date - timedelta(days=1)).isoformat()),
                   ("date", "le", (doc.issue_date + timedelta(days=1)).isoformat())]
         return self._find("invoices", "invoice", [("id_external", "eq", doc.reference)],
-                          lambda r: str(r.get("id_external") or "") == doc.reference, fallback=window)
+                          lambda r: str(r.get("id_external") or "") == doc.reference, fallback=window,
+                          fallback_order=[("desc", "Invoice.id")])
 
     # ------------------------------------------------------------------ account
 
@@ -356,6 +408,7 @@ class WfirmaProvider(Provider):
             if record.get("id") is None:
                 continue
             self._series[str(record["id"])] = record
+            self._shared_put("series", str(record["id"]), record)
             name = str(record.get("name") or f"Seria {record['id']}").strip()
             template = str(record.get("template") or "").strip()
             choices.append(Choice(str(record["id"]), f"{name} – {template}" if template else name))
@@ -365,7 +418,9 @@ class WfirmaProvider(Provider):
         return list(mapping.PAYMENT_METHODS)
 
     def series(self, series_id: str) -> dict:
-        """One numbering series (`series/get/{id}`), cached per adapter instance."""
+        """One numbering series (`series/get/{id}`), read once per account every `SHARED_TTL`."""
+        if series_id not in self._series and self._shared_get("series", series_id) is not None:
+            self._series[series_id] = self._shared_get("series", series_id)
         if series_id not in self._series:
             try:
                 data = self._call("GET", "series", "get", series_id)
@@ -378,16 +433,22 @@ class WfirmaProvider(Provider):
             if not found:
                 raise ProviderError(f"wFirma: nieoczekiwana odpowiedź dla serii {series_id}.")
             self._series[series_id] = found[0]
+            self._shared_put("series", series_id, found[0])
         return self._series[series_id]
 
     # ------------------------------------------------------------------ lookups for the payload
 
     def good_id(self, sku: str) -> str | None:
-        """Catalogue product id for a SKU (`goods` with `code` = SKU), cached per adapter instance."""
+        """Catalogue product id for a SKU (`goods` with `code` = SKU): a found one is kept per
+        account for `SHARED_TTL`, a missing one only for this adapter."""
         if sku in self._good_ids:
             return self._good_ids[sku]
         if self._all_goods is not None:
             return self._all_goods.get(sku)
+        shared = self._shared_get("good", sku)
+        if shared is not None:
+            self._good_ids[sku] = shared
+            return shared
         try:
             batch, _ = self._find_page("goods", "good", [("code", "eq", sku)], 1)
         except ValidationRejected:
@@ -395,6 +456,8 @@ class WfirmaProvider(Provider):
         if batch is not None and all(str(r.get("code") or "").strip() == sku for r in batch):
             found = next((r.get("id") for r in batch if r.get("id") is not None), None)
             self._good_ids[sku] = str(found) if found is not None else None
+            if found is not None:
+                self._shared_put("good", sku, str(found))
             return self._good_ids[sku]
         # Products with other codes came back: the search ignored `code`, so read every page once.
         return self._scan_goods().get(sku)
@@ -406,6 +469,8 @@ class WfirmaProvider(Provider):
                 code = str(record.get("code") or "").strip()
                 if code and record.get("id") is not None:
                     self._all_goods.setdefault(code, str(record["id"]))
+            for code, good in self._all_goods.items():
+                self._shared_put("good", code, good)
         return self._all_goods
 
     def contractor_id(self, buyer: Party, options: dict) -> str | None:
@@ -418,6 +483,9 @@ class WfirmaProvider(Provider):
             return None
         record = mapping.contractor_record(buyer)
         cache_key = tuple(sorted(record.items()))
+        shared_key = repr(cache_key)  # the buyer's printed data: any change asks wFirma again
+        if cache_key not in self._contractor_ids and self._shared_get("contractor", shared_key):
+            self._contractor_ids[cache_key] = self._shared_get("contractor", shared_key)
         if cache_key not in self._contractor_ids:
             try:
                 hit = self._find("contractors", "contractor", [("nip", "eq", tax_no)],
@@ -429,6 +497,10 @@ class WfirmaProvider(Provider):
                 # makes a valid invoice, and a real key problem surfaces on invoices/add.
                 hit = None
             self._contractor_ids[cache_key] = str(hit["id"]) if hit and hit.get("id") is not None else None
+            if self._contractor_ids[cache_key]:
+                # Only a card found is shared: whether wFirma files an inline buyer as a new card
+                # is not documented, so the next document of a buyer without one asks again.
+                self._shared_put("contractor", shared_key, self._contractor_ids[cache_key])
         return self._contractor_ids[cache_key]
 
     def _number_parts(self, doc: HubDocument, settings: ExportSettings) -> dict | None:
@@ -474,18 +546,19 @@ class WfirmaProvider(Provider):
         if doc.kind not in mapping.KINDS:
             raise NotSupported(f"wFirma: rodzaj dokumentu „{doc.kind}” nie jest obsługiwany przez integrację.")
         self._refuse_problems(doc, settings)
-        existing = self._find_by_reference(doc)
-        if existing is not None:
-            raise DuplicateReference(
-                f"wFirma ma już dokument {existing.get('fullnumber') or existing.get('id')} z identyfikatorem "
-                f"{doc.reference} (id_external).", {"reference": [f"id_external {doc.reference} już istnieje"]},
-            )
-        body = self.build_payload(doc, settings)
+        # No look-up first (see the module docstring): exactly once is the pipeline's claim plus
+        # find_document after an unknown outcome.
+        try:
+            body = self.build_payload(doc, settings)
+        except ValidationRejected:
+            self._forget_shared()  # a series or product that changed: the retry reads it again
+            raise
         opts = self._options(settings)
         extra = {"warehouse_id": str(opts["warehouse_id"])} if settings.send_sku and opts.get("warehouse_id") else None
         try:
             data = self._call("POST", "invoices", "add", body=body, extra_params=extra, writes=True)
         except ValidationRejected as refused:
+            self._forget_shared()
             if settings.numbering == "hub":
                 raise _numbering_refusal(doc, refused) from None
             raise

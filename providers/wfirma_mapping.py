@@ -112,19 +112,28 @@ def numbered(singular: str, items: Iterable[dict]) -> dict:
     return {str(i): {singular: item} for i, item in enumerate(items)}
 
 
+def numbered_pairs(pairs: Iterable[tuple[str, str]]) -> dict:
+    """{"0": {tag: value}, …}: repeated tags (e.g. `<order><desc>…</desc><asc>…</asc></order>`) in JSON."""
+    return {str(i): {tag: value} for i, (tag, value) in enumerate(pairs)}
+
+
 def envelope(plural: str, singular: str, record: dict) -> dict:
     return {plural: numbered(singular, [record])}
 
 
 def find_request(plural: str, conditions: Iterable[tuple[str, str, str]] = (), page: int = 1,
-                 limit: int = 100) -> dict:
-    """Body of `{module}/find`: paging plus AND-joined conditions (field, operator, value)."""
+                 limit: int = 100, order: Iterable[tuple[str, str]] | None = None) -> dict:
+    """Body of `{module}/find`: paging plus AND-joined conditions (field, operator, value) and an
+    optional order ((`asc`|`desc`, field), e.g. ("desc", "Invoice.id") for newest first)."""
     parameters: dict = {"page": str(page), "limit": str(limit)}
     conditions = list(conditions)
     if conditions:
         parameters["conditions"] = numbered(
             "condition", [{"field": f, "operator": op, "value": v} for f, op, v in conditions]
         )
+    order = list(order or ())
+    if order:
+        parameters["order"] = numbered_pairs(order)
     return {plural: {"parameters": parameters}}
 
 

@@ -11,7 +11,7 @@ import requests
 
 from tests.conftest import gen_order, run_jobs
 from webapp.documents.services import LineChange, issue_correction, issue_document
-from webapp.exports.services import create_integration, export_document
+from webapp.exports.services import create_integration, enqueue_export, export_document
 from webapp.extensions import db
 from webapp.models import Export, JournalEntry
 
@@ -117,3 +117,33 @@ def test_a_create_that_timed_out_after_storing_is_reconciled_not_resent(app, mer
     assert export.state == "fetched" and export.remote_number
     assert len(infakt.documents(oid=reference)) == 1
     assert "Uzgodniono" in db.session.scalar(db.select(JournalEntry.message).where(JournalEntry.action == "lookup"))
+
+
+def test_reads_have_their_own_window_and_a_create_spends_one_for_its_poll(app, merchant_user, infakt):
+    """inFakt caps GETs (300 / 60 s) apart from writes (150 / 60 s): when the read window is full
+    the export waits instead of polling into a 429, and the write window is left untouched."""
+    from webapp.exports.limits import AccountLimits
+    from webapp.redis_conn import get_redis
+
+    integration_id = infakt.integration.id
+    limits = AccountLimits(get_redis(app), integration_id)
+    assert limits.take_request_slot(300, 60, count=300, window="reads") == 0.0  # every read spent
+    issue(merchant_user)
+    from rq import Queue, SimpleWorker
+
+    conn = get_redis(app)
+    SimpleWorker([Queue("exports", connection=conn)], connection=conn).work(burst=True, logging_level="WARNING")
+    db.session.remove()
+    export = db.session.scalar(db.select(Export))
+    assert export.state == "queued" and export.integration.health == "rate_limited"
+    assert infakt.documents() == []  # nothing was sent
+    assert conn.zcard(f"ib:integration:{integration_id}:window") == 0  # no write spent
+    conn.flushdb()  # a minute later: the window is empty (and the delayed retry goes with it)
+    export.generation += 1
+    db.session.commit()
+    enqueue_export(export)
+    run_jobs(app)
+    export = db.session.scalar(db.select(Export))
+    assert export.state == "fetched" and len(infakt.documents()) == 1
+    # one read for the create's poll, two for the fetch (document and PDF)
+    assert conn.zcard(f"ib:integration:{integration_id}:reads") == 3

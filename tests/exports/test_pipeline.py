@@ -98,6 +98,33 @@ def test_timeout_after_the_document_was_stored_is_in_doubt_then_reconciled(app, 
     assert fakturownia.stored(reference) == 1
 
 
+def test_a_second_send_without_an_answer_backs_off_instead_of_sending_at_once(app, merchant_user, fakturownia):
+    document = issue(merchant_user)
+    reference = document.reference
+    export = db.session.scalar(db.select(Export))
+    # Sent twice already (a worker died each time before the POST left): the service has nothing.
+    export.state, export.attempts, export.claimed_at = "sending", 2, utcnow() - timedelta(minutes=5)
+    db.session.commit()
+    get_redis(app).flushdb()
+    assert sweep()["in_doubt"] == 1
+    from rq import Queue, SimpleWorker
+
+    conn = get_redis(app)
+    SimpleWorker([Queue("exports", connection=conn)], connection=conn).work(burst=True, logging_level="WARNING")
+    db.session.remove()
+    export = db.session.scalar(db.select(Export))
+    assert export.state == "retrying" and export.next_attempt_at > utcnow()
+    assert fakturownia.stored(reference) == 0  # looked up, not sent again yet
+    assert [(action, outcome) for action, outcome, *_ in journal()] == [("lookup", "transient")]
+    export.next_attempt_at = utcnow()
+    export.generation += 1
+    db.session.commit()
+    enqueue_export(export)
+    run_jobs(app)
+    assert db.session.scalar(db.select(Export)).state == "fetched"
+    assert fakturownia.stored(reference) == 1
+
+
 def test_validation_refusal_is_not_retried_and_its_messages_are_stored(app, merchant_user, fakturownia):
     fakturownia.integration.series_links = {"1": "999999"}  # a department the service does not have
     db.session.commit()

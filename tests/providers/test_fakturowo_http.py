@@ -148,6 +148,18 @@ def test_create_posts_the_form_and_keeps_the_links_in_the_remote_id(api, adapter
     assert body["produkt_nazwa_1"] == ["Kubek „Zażółć”"] and body["nabywca_miasto"] == ["Łódź"]
 
 
+@pytest.mark.parametrize("numbering", ["service", "hub"])
+def test_a_create_is_the_issue_call_alone_and_its_pdf_needs_no_look_up(api, adapter, log, numbering):
+    # No list read before it (exactly once is the pipeline's claim + find_document after an
+    # unknown outcome); the answer's PDF link is kept, so the PDF is one GET of that link.
+    api.post(API, body=created_body())
+    api.get(PDF_LINK, body=b"%PDF-1.4 faktura")
+    remote = adapter.create_document(make_doc(), settings(numbering=numbering))
+    assert [(s.method, s.path, s.status) for s in log] == [("POST", "/api?api_zadanie=1", 200)]
+    assert adapter.fetch_pdf(remote.remote_id).startswith(b"%PDF")
+    assert [c.request.method for c in api.calls] == ["POST", "GET"]
+
+
 def test_create_with_hub_numbering_returns_the_hub_number(api, adapter):
     api.post(API, match=[form(**build_fields(make_doc(), settings(numbering="hub")))], body=created_body())
     assert adapter.create_document(make_doc(), settings(numbering="hub")).number == "FV/7/05/2025"
@@ -330,6 +342,13 @@ def test_find_by_hub_number_wins_over_a_lookalike(api, adapter):
              body=list_body(1, row("1", number="FV 9/05/2025"), row("2", number="FV/7/05/2025")))
     found = adapter.find_document(make_doc(number="FV/7/05/2025"))
     assert found is not None and found.remote_id == "2"
+
+
+def test_find_stops_at_the_hub_number_without_reading_further_pages(api, adapter):
+    api.post(API, match=[list_task(1)], body=list_body(40, row("1", gross="1.00"), row("2", number="FV/7/05/2025")))
+    found = adapter.find_document(make_doc(number="FV/7/05/2025"))
+    assert found is not None and found.remote_id == "2"
+    assert len(api.calls) == 1  # pages 40…2 are never read
 
 
 def test_find_refuses_to_guess_between_twins(api, adapter):

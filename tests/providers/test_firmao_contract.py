@@ -330,6 +330,24 @@ def test_second_create_with_the_same_reference_makes_no_second_document(account,
     assert provider.find_document(doc) is not None
 
 
+@pytest.mark.parametrize("numbering, expected", [
+    # Firmao's numbering: the one check kept before a create (a 5xx to a stored POST would be
+    # retried under a fresh number), then the next number and the POST.
+    ("service", [("GET", "/transactions"), ("GET", "/invoicenumbers/next"), ("POST", "/transactions")]),
+    ("hub", [("POST", "/transactions")]),  # the unique number is the guard
+])
+def test_a_create_makes_only_the_requests_its_numbering_needs(account, numbering, expected):
+    provider = account.provider()
+    for n in range(3):  # earlier documents of the same day must not make the check page
+        provider.create_document(make_doc(reference=f"IB-R-{n}", number=f"FV/R{n}/2025"), settings(numbering=numbering))
+    account.log.clear()
+
+    provider.create_document(make_doc(), settings(numbering=numbering))
+
+    prefix = f"/{account.organization}/svc/v1"
+    assert [(s.method, s.path.split("?")[0].removeprefix(prefix)) for s in account.log] == expected
+
+
 def test_hub_number_taken_by_another_document_is_refused_with_the_fix(account):
     provider = account.provider()
     provider.create_document(make_doc(reference="IB-N-1", number="FV/1/2025"), settings(numbering="hub"))

@@ -27,7 +27,7 @@ from providers.base import (
     TransientError,
     ValidationRejected,
 )
-from providers.firmao import FirmaoProvider
+from providers.firmao import FirmaoProvider, clear_shared_cache
 from providers.firmao_mapping import build_transaction
 
 from .factories import TOKEN, make_correction, make_doc, make_line, settings
@@ -58,6 +58,19 @@ def firmao(options=None, log=None, **credentials) -> FirmaoProvider:
 @pytest.fixture
 def adapter(log):
     return firmao(log=log)
+
+
+@pytest.fixture(autouse=True)
+def no_shared_product_ids():
+    # SKU → product ids are kept per account across adapters; every test here uses the same
+    # account, so each one starts without what the previous one read.
+    clear_shared_cache()
+    yield
+    clear_shared_cache()
+
+
+def calls(log) -> list[tuple[str, str]]:
+    return [(s.method, s.path.split("?")[0].removeprefix("/acme/svc/v1")) for s in log]
 
 
 def query(**params):
@@ -184,6 +197,8 @@ def test_limits_keep_to_about_one_request_a_second_one_export_at_a_time():
 
 
 def test_service_numbering_checks_for_an_earlier_copy_reads_the_next_number_and_posts(api, adapter, log):
+    # The one look-up a create keeps (see create_document): a 5xx to a stored POST is retried
+    # with a fresh service number, which no guard would stop. One filtered request, no paging.
     doc = make_doc()
     api.get(f"{API}/transactions", match=[query(**NOT_FOUND_BY_REFERENCE)], json=page([]))
     api.get(f"{API}/invoicenumbers/next", match=[query(**NEXT_INVOICE)], json={"number": "FV 5/2025"})
@@ -220,12 +235,41 @@ def test_omit_mode_lets_firmao_number_it_and_reads_the_number_from_the_changelog
     assert "transactionNumber" not in posted(api)[0]
 
 
-def test_hub_numbering_sends_the_hub_number_without_any_look_up(api, adapter):
+def test_hub_numbering_sends_the_hub_number_without_any_look_up(api, adapter, log):
+    # The unique number is the guard: a retry of a stored POST is refused and settled then.
     api.post(f"{API}/transactions", status=201, json=created(label="FV/7/05/2025 - Hurtownia"))
     remote = adapter.create_document(make_doc(), settings(numbering="hub"))
     assert remote.number == "FV/7/05/2025"
     assert posted(api)[0]["transactionNumber"] == "FV/7/05/2025"
-    assert len(api.calls) == 1
+    assert calls(log) == [("POST", "/transactions")]
+
+
+def test_the_check_before_a_service_numbered_create_trusts_a_filter_that_was_applied(api, adapter, log):
+    # IB-12-3456 is contained in IB-12-34567: the filter worked, nothing else can carry ours.
+    api.get(f"{API}/transactions", match=[query(**NOT_FOUND_BY_REFERENCE)],
+            json=page([transaction(id=13, description="Invoice Bridge ref: IB-12-34567")]))
+    api.get(f"{API}/invoicenumbers/next", json="FV 5/2025")
+    api.post(f"{API}/transactions", status=201, json=created())
+    adapter.create_document(make_doc(), settings())
+    assert calls(log) == [("GET", "/transactions"), ("GET", "/invoicenumbers/next"), ("POST", "/transactions")]
+
+
+@pytest.mark.parametrize("filter_answer", [
+    {"status": 400, "json": {"errorCode": "unknownParameter", "field": "description(contains)"}},
+    {"json": page([transaction(id=1, description="cudzy dokument")], total=-1)},  # the filter was ignored
+])
+def test_without_a_working_filter_the_check_before_create_reads_one_page_of_the_newest(api, adapter, log,
+                                                                                       filter_answer):
+    api.get(f"{API}/transactions", match=[query(**NOT_FOUND_BY_REFERENCE)], **filter_answer)
+    window = {"invoiceDate(ge)": "2025-05-13", "invoiceDate(le)": "2025-05-15", "mode(eq)": "SALE",
+              "sort": "id", "dir": "DESC"}
+    api.get(f"{API}/transactions", match=[query(**window, start=0, limit=100)],
+            json=page([transaction(id=900 - i, description="") for i in range(100)], total=5000))
+    api.get(f"{API}/invoicenumbers/next", json="FV 5/2025")
+    api.post(f"{API}/transactions", status=201, json=created())
+    adapter.create_document(make_doc(), settings())
+    assert calls(log) == [("GET", "/transactions")] * 2 + [("GET", "/invoicenumbers/next"),
+                                                            ("POST", "/transactions")]
 
 
 def test_an_earlier_copy_found_before_sending_is_a_duplicate_and_nothing_is_posted(api, adapter):
@@ -312,10 +356,25 @@ def test_skus_are_resolved_in_one_query_and_linked_by_product_id(api, adapter):
     lines = [make_line(sku="KUB-01"), make_line("Spinacz", sku="SPI-9"), make_line("Kubek 2", sku="KUB-01")]
     export = settings(send_sku=True, numbering="hub")
     adapter.create_document(make_doc(lines=lines), export)
-    adapter.create_document(make_doc(lines=lines, reference="IB-2", number="FV/8"), export)  # cached
+    # The next document gets a new adapter (one per pipeline job): the ids are not asked again.
+    firmao().create_document(make_doc(lines=lines, reference="IB-2", number="FV/8"), export)
     entries = posted(api)[0]["transactionEntries"]
     assert [(e["product"], e["productCode"]) for e in entries] == [(52, "KUB-01"), (53, "SPI-9"), (52, "KUB-01")]
+    assert posted(api)[1]["transactionEntries"] == entries
     assert sum(1 for c in api.calls if "/products" in c.request.url) == 1
+
+
+def test_a_refused_document_forgets_the_shared_product_ids(api):
+    api.get(f"{API}/products", json=page([{"id": 52, "productCode": "KUB-01"}]))
+    api.post(f"{API}/transactions", status=400, json={"errorCode": "entityNotFoundForId", "field": "product",
+                                                      "rejectedValue": "52"})
+    api.get(f"{API}/products", json=page([{"id": 60, "productCode": "KUB-01"}]))
+    api.post(f"{API}/transactions", status=201, json=created())
+    export = settings(send_sku=True, numbering="hub")
+    with pytest.raises(ValidationRejected):
+        firmao().create_document(make_doc(lines=[make_line(sku="KUB-01")]), export)
+    firmao().create_document(make_doc(lines=[make_line(sku="KUB-01")]), export)  # the merchant's retry
+    assert [p["transactionEntries"][0]["product"] for p in posted(api)] == [52, 60]
 
 
 def test_sku_missing_from_the_catalogue_stops_the_export_with_the_fix(api, adapter):
@@ -476,6 +535,13 @@ def test_find_by_the_configured_custom_field(api):
     assert adapter.find_document(make_doc(number="")).remote_id == "15"
 
 
+def test_an_answer_to_the_reference_filter_holding_only_longer_references_means_not_there(api, adapter):
+    api.get(f"{API}/transactions", match=[query(**NOT_FOUND_BY_REFERENCE)],
+            json=page([transaction(id=13, description="Invoice Bridge ref: IB-12-34567")]))
+    assert adapter.find_document(make_doc(number="")) is None
+    assert len(api.calls) == 1  # the filter worked: no scan of the issue day
+
+
 def test_an_empty_answer_to_the_reference_filter_means_not_there(api, adapter):
     api.get(f"{API}/transactions", match=[query(**NOT_FOUND_BY_REFERENCE)], json=page([]))
     assert adapter.find_document(make_doc(number="")) is None
@@ -488,7 +554,8 @@ def test_an_empty_answer_to_the_reference_filter_means_not_there(api, adapter):
 ])
 def test_without_a_working_filter_the_issue_date_window_is_searched(api, adapter, filter_answer):
     api.get(f"{API}/transactions", match=[query(**NOT_FOUND_BY_REFERENCE)], **filter_answer)
-    window = {"invoiceDate(ge)": "2025-05-13", "invoiceDate(le)": "2025-05-15", "mode(eq)": "SALE"}
+    window = {"invoiceDate(ge)": "2025-05-13", "invoiceDate(le)": "2025-05-15", "mode(eq)": "SALE",
+              "sort": "id", "dir": "DESC"}  # newest first: it stops at ours
     api.get(f"{API}/transactions", match=[query(**window, start=0, limit=100)],
             json=page([transaction(id=100 + i, description="") for i in range(100)], total=101))
     api.get(f"{API}/transactions", match=[query(**window, start=100, limit=100)],

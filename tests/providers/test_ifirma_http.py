@@ -52,13 +52,9 @@ def log():
     return []
 
 
-NO_LOOKUP = {"lookup_before_create": "0"}
-
-
 @pytest.fixture
 def adapter(log):
-    # Most tests look at one request; the look-up made before each create has its own tests.
-    return IfirmaProvider(CREDENTIALS, options=NO_LOOKUP, request_log=log.append)
+    return IfirmaProvider(CREDENTIALS, request_log=log.append)
 
 
 def ok(**fields) -> dict:
@@ -155,40 +151,20 @@ def test_serialize_escapes_polish_letters_like_the_documented_sample():
 # ------------------------------------------------------------------ creating
 
 
-def test_create_looks_for_our_reference_then_posts_the_signed_invoice(api, log):
-    adapter = IfirmaProvider(CREDENTIALS, request_log=log.append)
+@pytest.mark.parametrize("options", [{}, {"lookup_before_create": "1"}])
+@pytest.mark.parametrize("numbering", ["service", "hub"])
+def test_a_create_is_the_signed_post_alone_no_look_up_first(api, log, options, numbering):
+    # Exactly once is the pipeline's claim + find_document after an unknown outcome; a look-up
+    # here read every same-day invoice of the amount. `responses` fails on any other request.
+    adapter = IfirmaProvider(CREDENTIALS, options=options, request_log=log.append)
     doc = make_doc(lines=[make_line("Kubek „Zażółć”", "2", "39.99", "23")])
-    expected_body = jsonable(build_invoice(doc, settings()))
-    window = {**WINDOW, "kwotaOd": "79.98", "kwotaDo": "79.98"}
-    api.get(f"{API}/faktury.json", match=[query(strona=1, **window)], json=ok(Wynik=[]))
-    api.post(f"{API}/fakturakraj.json", match=[matchers.json_params_matcher(expected_body)],
-             json=ok(Identyfikator=12345678))
+    api.post(f"{API}/fakturakraj.json", json=ok(Identyfikator=12345678))
 
-    remote = adapter.create_document(doc, settings())
+    remote = adapter.create_document(doc, settings(numbering=numbering))
 
-    assert [(s.method, s.path.split("?")[0]) for s in log] == [("GET", "/iapi/faktury.json"),
-                                                                ("POST", "/iapi/fakturakraj.json")]
+    assert [(s.method, s.path.split("?")[0]) for s in log] == [("POST", "/iapi/fakturakraj.json")]
     assert (remote.remote_id, remote.number) == ("12345678", None)
     assert_signed(api.calls[0].request, "faktura", INVOICE_KEY)
-    assert_signed(api.calls[1].request, "faktura", INVOICE_KEY)
-
-
-def test_create_of_a_document_already_in_ifirma_is_a_duplicate_and_posts_nothing(api):
-    adapter = IfirmaProvider(CREDENTIALS)
-    api.get(f"{API}/faktury.json", json=ok(Wynik=[list_item(41)]))
-    api.get(f"{API}/fakturakraj/41.json", json=invoice_json(PelnyNumer="FV 41/05/2025"))
-    with pytest.raises(DuplicateReference) as err:
-        adapter.create_document(make_doc(), settings())
-    assert "FV 41/05/2025" in err.value.message and "IB-12-3456" in err.value.message
-    assert all(call.request.method == "GET" for call in api.calls)
-
-
-@pytest.mark.parametrize("value", ["0", "nie", " false "])
-def test_the_look_up_before_create_can_be_switched_off(api, value):
-    adapter = IfirmaProvider(CREDENTIALS, options={"lookup_before_create": value})
-    api.post(f"{API}/fakturakraj.json", json=ok(Identyfikator=1))
-    adapter.create_document(make_doc(), settings())
-    assert [call.request.method for call in api.calls] == ["POST"]
 
 
 def test_the_amount_filter_can_be_switched_off(api):
@@ -230,7 +206,7 @@ def test_the_signature_covers_the_exact_bytes_sent(api, adapter):
     ("http://127.0.0.1:5050/ifirma/iapi/", "http://127.0.0.1:5050/ifirma/iapi"),
 ])
 def test_base_url_gets_the_api_root_once_and_the_signed_url_is_the_one_called(api, base_url, signed_prefix):
-    adapter = IfirmaProvider(CREDENTIALS, base_url=base_url, options=NO_LOOKUP)
+    adapter = IfirmaProvider(CREDENTIALS, base_url=base_url)
     api.post(f"{signed_prefix}/fakturakraj.json", json=ok(Identyfikator=5))
     adapter.create_document(make_doc(), settings())
     assert_signed(api.calls[0].request, "faktura", INVOICE_KEY)
@@ -257,7 +233,7 @@ def test_create_refuses_a_document_that_fails_preflight_without_sending(api, ada
 ])
 def test_unusable_credentials_fail_before_anything_is_sent(api, credentials, words):
     with pytest.raises(AuthenticationFailed, match=words):
-        IfirmaProvider(credentials, options=NO_LOOKUP).create_document(make_doc(), settings())
+        IfirmaProvider(credentials).create_document(make_doc(), settings())
     assert len(api.calls) == 0
 
 
@@ -335,7 +311,7 @@ def test_month_lookup_failure_leaves_the_plain_refusal(api, adapter):
 
 
 def test_without_a_subscriber_key_the_refusal_is_not_explained(api):
-    adapter = IfirmaProvider({**CREDENTIALS, "subscriber_key": ""}, options=NO_LOOKUP)
+    adapter = IfirmaProvider({**CREDENTIALS, "subscriber_key": ""})
     api.post(f"{API}/fakturakraj.json", json=refused(201, "Data wystawienia jest niepoprawna"))
     with pytest.raises(ValidationRejected):
         adapter.create_document(make_doc(), settings())
@@ -435,7 +411,7 @@ def _free_port() -> int:
 
 def test_connection_refused_is_transient_even_for_a_post(log):
     adapter = IfirmaProvider(CREDENTIALS, base_url=f"http://127.0.0.1:{_free_port()}", timeout=(1, 1),
-                             options=NO_LOOKUP, request_log=log.append)
+                             request_log=log.append)
     with pytest.raises(TransientError) as err:
         adapter.create_document(make_doc(), settings())
     assert INVOICE_KEY not in "".join(traceback.format_exception(err.value))
@@ -447,7 +423,7 @@ def test_read_timeout_after_a_post_is_an_unknown_outcome_and_after_a_get_is_tran
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         adapter = IfirmaProvider(CREDENTIALS, base_url=f"http://127.0.0.1:{silent.getsockname()[1]}",
-                                 timeout=(1, 0.2), options=NO_LOOKUP, request_log=log.append)
+                                 timeout=(1, 0.2), request_log=log.append)
         with pytest.raises(OutcomeUnknown):
             adapter.create_document(make_doc(), settings())
         with pytest.raises(TransientError):
@@ -467,13 +443,17 @@ def test_find_reads_candidates_with_our_amount_and_matches_the_reference_in_uwag
         list_item(1, gross="99.00"),  # another amount: not even read
         list_item(2, issued="2025-05-15"),  # another day: not read
         list_item(3),
+        list_item(5),
         list_item(4),
     ]))
-    api.get(f"{API}/fakturakraj/3.json", json=invoice_json(PelnyNumer="FV 3/05/2025", Uwagi="Nr ref.: IB-12-34567"))
+    api.get(f"{API}/fakturakraj/5.json", json=invoice_json(PelnyNumer="FV 5/05/2025", Uwagi="Nr ref.: IB-12-34567"))
     api.get(f"{API}/fakturakraj/4.json", json=invoice_json(PelnyNumer="FV 4/05/2025",
                                                            Uwagi="Dziękujemy\nNr ref.: IB-12-3456"))
     found = adapter.find_document(doc)
     assert found is not None and (found.remote_id, found.number) == ("4", "FV 4/05/2025")
+    # Newest first, stopping at ours: 3 is never read.
+    assert [c.request.url.split("/iapi/")[1].split("?")[0] for c in api.calls] == [
+        "faktury.json", "fakturakraj/5.json", "fakturakraj/4.json"]
     for call in api.calls:
         assert_signed(call.request, "faktura", INVOICE_KEY)
 
@@ -504,12 +484,23 @@ def test_find_stops_when_the_service_ignores_the_page(api, adapter):
     assert len(api.calls) == 2
 
 
+def test_find_on_a_busy_day_reads_the_newest_candidate_first(api, adapter):
+    # 35 same-day invoices of the same amount: ours, sent moments ago, is the newest one.
+    api.get(f"{API}/faktury.json", match=[query(strona=1, **WINDOW)],
+            json=ok(Wynik=[list_item(i) for i in range(1, 21)]))
+    api.get(f"{API}/faktury.json", match=[query(strona=2, **WINDOW)],
+            json=ok(Wynik=[list_item(i) for i in range(21, 36)]))
+    api.get(f"{API}/fakturakraj/35.json", json=invoice_json())
+    assert adapter.find_document(make_doc()).remote_id == "35"
+    assert len(api.calls) == 3
+
+
 def test_find_gives_up_loudly_rather_than_guess_among_too_many_candidates(api, adapter):
     api.get(f"{API}/faktury.json", match=[query(strona=1, **WINDOW)],
             json=ok(Wynik=[list_item(i) for i in range(1, 21)]))
     api.get(f"{API}/faktury.json", match=[query(strona=2, **WINDOW)],
             json=ok(Wynik=[list_item(i) for i in range(21, 31)]))
-    for i in range(1, 26):  # 25 read, the 26th same-day same-amount candidate stops the search
+    for i in range(30, 5, -1):  # 25 read newest first, the 26th same-day same-amount candidate stops it
         api.get(f"{API}/fakturakraj/{i}.json", json=invoice_json(Uwagi="Nr ref.: INNY"))
     with pytest.raises(ProviderError, match="zbyt wiele"):
         adapter.find_document(make_doc())
@@ -569,7 +560,7 @@ LIST_PATH = ("/iapi/faktury.json?dataOd=2025-05-14&dataDo=2025-05-15&typ=prz_fak
 
 
 def test_keys_never_reach_the_request_log_or_error_messages(api, log):
-    adapter = IfirmaProvider(CREDENTIALS, options=NO_LOOKUP, request_log=log.append)
+    adapter = IfirmaProvider(CREDENTIALS, request_log=log.append)
     api.post(f"{API}/fakturakraj.json", json=refused(201, f"Zły klucz {INVOICE_KEY}"))
     api.get(f"{API}/abonent/miesiacksiegowy.json", json=ok(MiesiacKsiegowy=5, RokKsiegowy=2025))
     api.get(f"{API}/faktury.json", json=ok(Wynik=[]))

@@ -174,11 +174,10 @@ def test_invoice_is_created_and_reads_back_with_the_hubs_totals_per_rate(account
 
     created = provider.create_document(doc, settings())
 
-    assert created.remote_id and created.number == "1/05/2025"  # the service's own numbering
-    assert created.total_gross == doc.total_gross
-    assert created.totals == doc.totals
-    fetched = provider.fetch_document(created.remote_id)
-    assert (fetched.remote_id, fetched.number) == (created.remote_id, created.number)
+    assert created.remote_id and created.number is None  # the task names only the uuid
+    fetched = provider.fetch_document(created.remote_id)  # the pipeline's fetch step
+    assert (fetched.remote_id, fetched.number) == (created.remote_id, "1/05/2025")  # the service's numbering
+    assert fetched.total_gross == doc.total_gross
     assert fetched.totals == doc.totals
     stored = account.stored(doc.reference)
     assert stored_rate_totals(stored) == doc.totals
@@ -204,7 +203,8 @@ def test_paid_consumer_invoice_in_euro(account):
     doc = make_doc(buyer=consumer_buyer(), currency="EUR", exchange_rate=Decimal("4.2718"), paid=True,
                    paid_date=date(2025, 5, 14), payment_method="Karta", lines=[make_line("Mug", "3", "12.30", "23")])
 
-    created = account.provider().create_document(doc, settings())
+    provider = account.provider()
+    created = provider.create_document(doc, settings())
 
     stored = account.stored(doc.reference)
     assert (stored["client_first_name"], stored["client_last_name"]) == ("Małgorzata", "Wójcik")
@@ -212,33 +212,37 @@ def test_paid_consumer_invoice_in_euro(account):
         "ul. Źródlana", "3", "5")
     assert (stored["currency"], stored["status"], stored["payment_method"]) == ("EUR", "paid", "card")
     assert stored["paid_date"] == "2025-05-14"
-    assert created.total_gross == Decimal("36.90")
+    assert provider.fetch_document(created.remote_id).total_gross == Decimal("36.90")
 
 
 def test_hub_numbering_keeps_the_number_and_the_service_guards_it(account):
-    provider = account.provider(check_before_create="0")  # let the service's own guard answer
+    provider = account.provider()
     doc = make_doc(number="FV/7/05/2025")
 
     created = provider.create_document(doc, settings(numbering="hub"))
     with pytest.raises(DuplicateReference) as refused:
         provider.create_document(doc, settings(numbering="hub"))
 
-    assert created.number == "FV/7/05/2025"
+    assert provider.fetch_document(created.remote_id).number == "FV/7/05/2025"
     assert "number" in refused.value.field_errors
     assert len(account.documents(doc.reference)) == 1
 
 
-def test_second_create_with_the_same_reference_makes_no_second_document(account):
+@pytest.mark.parametrize("numbering", ["service", "hub"])
+def test_a_create_is_one_post_and_its_status_polls_and_find_document_finds_it(account, numbering):
+    # Exactly once is the pipeline's (a claim before the POST, find_document after an unknown
+    # outcome): the create itself neither searches first nor reads the document back.
     provider = account.provider()
     doc = make_doc()
-    first = provider.create_document(doc, settings())
 
-    with pytest.raises(DuplicateReference) as refused:
-        provider.create_document(doc, settings())
+    created = provider.create_document(doc, settings(numbering=numbering))
 
-    assert first.number in refused.value.message
+    calls = [(s.method, s.path) for s in account.log]
+    assert calls[0] == ("POST", "/api/v3/async/invoices.json")
+    assert calls[1:] and all(c[0] == "GET" and c[1].startswith("/api/v3/async/invoices/status/")
+                             for c in calls[1:])
     assert len(account.documents(doc.reference)) == 1
-    assert provider.find_document(doc).remote_id == first.remote_id
+    assert provider.find_document(doc).remote_id == created.remote_id
 
 
 def test_find_document_by_reference(account):
@@ -261,10 +265,11 @@ def test_ksef_state_is_read_back(sandbox_url):
     acct = make_account(sandbox_url, ksef_reads=1)
     provider = acct.provider(send_to_ksef="1")
 
-    created = provider.create_document(make_doc(), settings())  # its read is the first one
+    created = provider.create_document(make_doc(), settings())
+    first = provider.fetch_document(created.remote_id)  # the first read still shows it on its way
     fetched = provider.fetch_document(created.remote_id)
 
-    assert created.ksef is not None and created.ksef.status == "processing" and created.ksef.number is None
+    assert first.ksef is not None and first.ksef.status == "processing" and first.ksef.number is None
     assert fetched.ksef.status == "accepted"
     assert fetched.ksef.number.startswith("5252344078-")
 
@@ -283,10 +288,11 @@ def test_correction_of_a_created_invoice_is_linked_to_it(account):
     corrected = provider.create_document(correction, settings())
 
     assert corrected.remote_id.startswith("corrective:")
-    assert corrected.number and corrected.number != invoice.number
+    invoice_number = provider.fetch_document(invoice.remote_id).number
+    assert provider.fetch_document(corrected.remote_id).number not in (None, invoice_number)
     [stored] = account.documents(correction.reference, kind="correction")
     assert stored["corrected_invoice_uuid"] == invoice.remote_id
-    assert stored["corrected_invoice_number"] == invoice.number  # the service's number, not the hub's
+    assert stored["corrected_invoice_number"] == invoice_number  # the service's number, not the hub's
     assert stored["client_id"]  # a client card was made for the buyer
     assert stored["gross_price"] == -3999
     fetched = provider.fetch_document(corrected.remote_id)
@@ -375,7 +381,7 @@ def test_auth_failure_fault_is_authentication_failed(account):
 
 
 def test_reset_after_sending_the_create_is_outcome_unknown_and_nothing_is_found(account):
-    provider = account.provider(check_before_create="0")
+    provider = account.provider()
     doc = make_doc()
     account.set_faults(reset=1.0)
 
@@ -388,7 +394,7 @@ def test_reset_after_sending_the_create_is_outcome_unknown_and_nothing_is_found(
 
 def test_timeout_after_store_is_outcome_unknown_and_the_document_is_found(sandbox_url):
     acct = make_account(sandbox_url, async_seconds=0)  # the service finishes the task by itself
-    provider = acct.provider(timeout=(2, 0.5), check_before_create="0")
+    provider = acct.provider(timeout=(2, 0.5))
     doc = make_doc()
     acct.set_faults(timeout_after_store=1.0, hold_seconds=1)
 

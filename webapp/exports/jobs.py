@@ -87,14 +87,25 @@ def _original_remote_id(export: Export) -> str | None:
 
 
 def _take_slot(export: Export, count: int = 1, write: bool = True) -> float:
-    """Spend `count` requests of the account's window; reads are free where the service limits
-    only writes (inFakt: 150 writes / 60 s)."""
+    """Spend `count` requests of the account's window. Where the service limits writes alone
+    (inFakt: 150 writes / 60 s), reads go to a window of their own when it documents one (inFakt:
+    GET 300 / 60 s) and are free otherwise."""
     from .services import provider_class
 
-    if not write and provider_class(export.integration).default_limits.writes_only:
-        return 0.0
+    defaults = provider_class(export.integration).default_limits
+    if not write and defaults.writes_only:
+        return _limits(export).take_request_slot(defaults.reads, defaults.read_seconds, count, window="reads")
     _, requests, per_seconds = limits_of(export.integration)
     return _limits(export).take_request_slot(requests, per_seconds, count)
+
+
+def _take_create_slots(export: Export) -> float:
+    """A create's write, and the reads it makes besides (inFakt polls its creation task)."""
+    from .services import provider_class
+
+    reads = provider_class(export.integration).default_limits.reads_per_create
+    wait = _take_slot(export, count=reads, write=False) if reads else 0.0
+    return wait if wait > 0 else _take_slot(export)
 
 
 def _with_slot(export: Export, work, fetch: bool = False) -> str:
@@ -145,7 +156,7 @@ def _run_export(export: Export) -> str:
         return _reconcile(export)
     if export.next_attempt_at and export.next_attempt_at > utcnow() + timedelta(seconds=0.5):
         return _reschedule(export, (export.next_attempt_at - utcnow()).total_seconds())
-    wait = _take_slot(export)
+    wait = _take_create_slots(export)
     if wait > 0:
         _set_health(export, "rate_limited", "Limit zapytań usługi: eksport zwalnia, by go nie przekroczyć.")
         return _reschedule(export, wait)
@@ -221,6 +232,10 @@ def _reconcile(export: Export) -> str:
         # The service may still be finishing the slow request: look again before sending.
         attempt.record("unknown", "Dokumentu jeszcze nie ma w usłudze.", "ponowne wyszukanie")
         return _reschedule(export, grace - (utcnow() - export.claimed_at).total_seconds())
+    if export.attempts > 1:
+        # Sent more than once without an answer: back off (and count toward the account's
+        # breaker) like any other failure, instead of sending again every few seconds.
+        return _retry_later(export, attempt, "Dokumentu nie ma w usłudze po wysyłce bez odpowiedzi: ponowimy.", None)
     attempt.record("ok", "Dokumentu nie ma w usłudze: zostanie wysłany.", "wysyłka")
     export.state = "retrying"
     db.session.commit()

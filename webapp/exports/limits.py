@@ -46,13 +46,15 @@ class AccountLimits:
         self.threshold, self.base_cooldown, self.max_cooldown = breaker
 
     # --- request window ---------------------------------------------------------------------
-    def take_request_slot(self, requests: int | None, per_seconds: float | None, count: int = 1) -> float:
-        """Reserve `count` requests in the window; 0.0 when granted, else seconds to wait."""
+    def take_request_slot(self, requests: int | None, per_seconds: float | None, count: int = 1,
+                          window: str = "window") -> float:
+        """Reserve `count` requests in the window (`window` names it: a service may count reads
+        apart from writes); 0.0 when granted, else seconds to wait."""
         if not requests or not per_seconds:
             return 0.0
         count = min(count, requests)  # a request bigger than the whole window would wait forever
         script = self.redis.register_script(_TAKE_SLOT)
-        return max(float(script(keys=[f"{self.prefix}:window"],
+        return max(float(script(keys=[f"{self.prefix}:{window}"],
                                 args=[time.time(), per_seconds, requests, uuid.uuid4().hex, count])), 0.0)
 
     # --- concurrency ------------------------------------------------------------------------

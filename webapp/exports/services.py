@@ -4,10 +4,12 @@ Only jobs (webapp/exports/jobs.py) talk to the services; this module writes rows
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
+from redis.exceptions import WatchError
 from rq import Queue
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
@@ -41,7 +43,8 @@ def provider_for(integration: Integration, request_log=None):
     cls = provider_class(integration)
     return cls(decrypt_credentials(integration.credentials_encrypted), base_url=integration.base_url or None,
                options=dict(integration.options or {}), request_log=request_log,
-               timeout=current_app.config.get("PROVIDER_TIMEOUT", (5, 30)))
+               timeout=current_app.config.get("PROVIDER_TIMEOUT", (5, 30)),
+               read_retries=current_app.config.get("PROVIDER_READ_RETRIES", 2))
 
 
 def create_integration(merchant_id: int, provider_key: str, name: str, credentials: dict[str, str], *,
@@ -150,11 +153,16 @@ def _queue(name: str) -> Queue:
     return Queue(name, connection=get_redis(current_app))
 
 
+def _job_options(kind: str, export: Export) -> dict:
+    """The id and options of an export's job, the same whether it is queued alone or with others."""
+    return {"job_id": job_id(kind, export), "result_ttl": 0, "failure_ttl": 7 * 24 * 3600,
+            "description": f"{kind} {export.id}"}
+
+
 def _enqueue(kind: str, queue_name: str, func, export: Export, delay: float) -> bool:
     """A second enqueue of the same generation is a no-op (deterministic job id, unique=True),
     so a double click makes one job."""
-    kwargs = {"job_id": job_id(kind, export), "unique": True, "result_ttl": 0, "failure_ttl": 7 * 24 * 3600,
-              "description": f"{kind} {export.id}"}
+    kwargs = {**_job_options(kind, export), "unique": True}
     queue = _queue(queue_name)
     try:
         if delay > 0:
@@ -166,11 +174,54 @@ def _enqueue(kind: str, queue_name: str, func, export: Export, delay: float) -> 
     return True
 
 
+def _enqueue_many(kind: str, queue_name: str, func, exports: Iterable[Export]) -> int:
+    """Many jobs in one MULTI/EXEC (three round trips whatever their number), with the ids and
+    options of _enqueue and its promise: an id that already has a job gets no second one. The job
+    keys are WATCHed while their absence is checked, so a job enqueued meanwhile elsewhere aborts
+    the transaction and the check runs again. Returns how many jobs were created."""
+    datas = {}
+    for export in exports:
+        options = _job_options(kind, export)
+        datas[options["job_id"]] = Queue.prepare_data(func, args=(export.id,), **options)
+    if not datas:
+        return 0
+    queue = _queue(queue_name)
+    queue.get_redis_server_version()  # cached on the queue, so not asked for inside the transaction
+    keys = [queue.job_class.key_for(id_) for id_ in datas]
+    with queue.connection.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(*keys)
+                fresh = list(datas.values())
+                if pipe.exists(*keys):  # rare: find which ones (one round trip), keep the others
+                    probe = queue.connection.pipeline(transaction=False)
+                    for key in keys:
+                        probe.exists(key)
+                    fresh = [data for data, taken in zip(datas.values(), probe.execute(), strict=True) if not taken]
+                pipe.multi()
+                if fresh:
+                    queue.enqueue_many(fresh, pipeline=pipe)
+                pipe.execute()
+                return len(fresh)
+            except WatchError:
+                continue
+
+
 def enqueue_export(export: Export, delay: float = 0.0) -> bool:
     """Queue the export's job; call it after the commit that wrote the row."""
     from .jobs import run_export
 
     return _enqueue("export", EXPORT_QUEUE, run_export, export, delay)
+
+
+def enqueue_exports(exports: Iterable[Export]) -> int:
+    """Queue the jobs of many exports in one Redis transaction; call it after the commit that
+    wrote the rows. Same job ids as enqueue_export (an export that already has its job gets no
+    second one); returns how many jobs were created. Only `id` and `generation` are read, so rows
+    of an INSERT … RETURNING of those two columns do as well as Export objects."""
+    from .jobs import run_export
+
+    return _enqueue_many("export", EXPORT_QUEUE, run_export, exports)
 
 
 def enqueue_fetch(export: Export, delay: float = 0.0) -> bool:
