@@ -50,11 +50,14 @@ def seed(merchant_id: int, integration_ids: list[int], documents: int, journal: 
         documents -= count
 
 
-def pages(integration_id: int, export_ids: list[int], deep_page: int) -> dict[str, object]:
-    """Page name → URL (or a function of the request number, for the status of many exports)."""
+def pages(integration_id: int, export_ids: list[int], deep_page: int, deep_cursor: int) -> dict[str, object]:
+    """Page name → URL (or a function of the request number, for the status of many exports).
+    The deep page twice: as the section's "next" links reach it (after the cursor row ending the
+    page above it) and by its number (OFFSET, as links from before the cursors ask)."""
     return {
         "export section, first page": f"/integrations/{integration_id}/exports",
         f"export section, page {deep_page}": f"/integrations/{integration_id}/exports?page={deep_page}",
+        f"export section, page {deep_page} by cursor": f"/integrations/{integration_id}/exports?after={deep_cursor}",
         "export status fragment": lambda n: f"/integrations/exports/{export_ids[n % len(export_ids)]}/status",
         "order list": "/orders/",
         "capability matrix": "/integrations/capabilities",
@@ -199,7 +202,10 @@ def main() -> int:
             export_ids = db.session.scalars(db.select(Export.id).where(Export.integration_id == watched)
                                             .order_by(Export.id.desc()).limit(500)).all()
             random.Random(7).shuffle(export_ids)
-            return pages(watched, export_ids, max(2, total // PER_PAGE)), total
+            deep_page = max(2, total // PER_PAGE)
+            deep_cursor = db.session.scalar(db.select(Export.id).where(Export.integration_id == watched)
+                                            .order_by(Export.id.desc()).offset((deep_page - 1) * PER_PAGE - 1).limit(1))
+            return pages(watched, export_ids, deep_page, deep_cursor), total
 
         started = time.monotonic()
         seed(merchant_id, integration_ids, small, args.journal * small // args.documents)

@@ -180,6 +180,36 @@ def test_sweeper_requeues_an_export_whose_job_vanished(app, merchant_user, faktu
     assert fakturownia.stored(reference) == 1
 
 
+def test_sweeper_requeues_a_job_that_says_queued_but_is_on_no_queue(app, merchant_user, fakturownia):
+    document = issue(merchant_user)
+    reference = document.reference
+    connection = get_redis(app)
+    # A worker took the job off the queue and was killed before marking it started.
+    taken = connection.lpop("rq:queue:exports")
+    assert connection.hget(b"rq:job:" + taken, "status") == b"queued"
+    assert sweep()["requeued"] == 1
+    assert sweep()["requeued"] == 0
+    run_jobs(app)
+    assert db.session.scalar(db.select(Export)).state == "fetched"
+    assert fakturownia.stored(reference) == 1
+
+
+def test_sweeper_requeues_a_scheduled_retry_missing_from_the_schedule(app, merchant_user, fakturownia):
+    document = issue(merchant_user)
+    reference = document.reference
+    export = db.session.scalar(db.select(Export))
+    connection = get_redis(app)
+    connection.delete("rq:queue:exports")
+    export.generation += 1
+    db.session.commit()
+    enqueue_export(export, delay=60)
+    connection.delete("rq:scheduled:exports")  # the schedule lost, the job's record kept
+    assert sweep()["requeued"] == 1
+    run_jobs(app)
+    assert db.session.scalar(db.select(Export)).state == "fetched"
+    assert fakturownia.stored(reference) == 1
+
+
 def test_breaker_pauses_after_repeated_failures_and_resumes(app, merchant_user, fakturownia, monkeypatch):
     monkeypatch.setitem(app.config, "BREAKER_THRESHOLD", 2)
     monkeypatch.setitem(app.config, "BREAKER_COOLDOWN", 1.0)

@@ -17,7 +17,6 @@ from ..forms import EmptyForm
 from ..models import DOCUMENT_KINDS, Document, JournalEntry, Series, utcnow
 from ..orders.intake import parse_decimal
 from ..tenancy import get_owned_or_404, owned
-from .pdf import render_pdf
 from .services import IssueRefused, LineChange, issue_correction, latest_state, preview_correction
 from .views import printable_for, shows_service_copy
 
@@ -134,6 +133,8 @@ def pdf(document_id: int):
     document = get_owned_or_404(Document, document_id)
     filename = document.number.replace("/", "_") + ".pdf"
     disposition = "attachment" if request.args.get("download") else "inline"
+    from .pdf import render_pdf  # fpdf2 loads lazily: workers that never draw a PDF start faster
+
     return Response(render_pdf(printable_for(document)), mimetype="application/pdf",
                     headers={"Content-Disposition": f'{disposition}; filename="{filename}"'})
 

@@ -32,12 +32,15 @@ from ..redis_conn import get_redis
 from .limits import AccountLimits
 from .mapping import export_settings, hub_document
 from .services import (
+    EXPORT_QUEUE,
+    FETCH_QUEUE,
     backoff_delay,
     enqueue_export,
     enqueue_fetch,
     job_alive,
     limits_of,
     provider_for,
+    waiting_job_ids,
 )
 
 log = logging.getLogger(__name__)
@@ -415,15 +418,17 @@ def sweep() -> dict[str, int]:
     waiting = db.session.scalars(
         db.select(Export).where(Export.state.in_(("queued", "retrying", "in_doubt")), Export.updated_at < now - settle)
     ).all()
+    queued_jobs = waiting_job_ids(EXPORT_QUEUE)
     for export in waiting:
-        if not job_alive("export", export):
+        if not job_alive("export", export, queued_jobs):
             delay = max((export.next_attempt_at - now).total_seconds(), 0) if export.next_attempt_at else 0
             export.generation += 1  # a new job id: the dead job's record may linger in Redis
             db.session.commit()
             counts["requeued"] += enqueue_export(export, delay=delay)
     sent = db.session.scalars(db.select(Export).where(Export.state == "sent", Export.updated_at < now - settle)).all()
+    queued_fetches = waiting_job_ids(FETCH_QUEUE)
     for export in sent:
-        if not job_alive("fetch", export):
+        if not job_alive("fetch", export, queued_fetches):
             export.generation += 1
             db.session.commit()
             counts["fetch"] += enqueue_fetch(export)

@@ -13,6 +13,7 @@ from redis.exceptions import WatchError
 from rq import Queue
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.registry import ScheduledJobRegistry
 
 from providers import PROVIDERS
 from providers.base import Problem
@@ -25,7 +26,7 @@ from .limits import AccountLimits
 from .mapping import export_settings, hub_document
 
 EXPORT_QUEUE = "exports"
-FETCH_QUEUE = "fetch"  # workers read it after "exports": creates get the request budget first
+FETCH_QUEUE = "fetch"  # served in turn with "exports" (worker.py)
 
 
 class ExportRefused(Exception):
@@ -230,15 +231,34 @@ def enqueue_fetch(export: Export, delay: float = 0.0) -> bool:
     return _enqueue("fetch", FETCH_QUEUE, run_fetch, export, delay)
 
 
-def job_alive(kind: str, export: Export) -> bool:
-    """Whether the export's current job will still run: queued, scheduled, or started recently.
-    A job whose worker was killed stays behind as started or failed; it counts as gone."""
+def waiting_job_ids(queue_name: str) -> set[str]:
+    """Ids of the jobs really on a queue (or just taken off it by a worker): a job whose status
+    says "queued" but that is on neither list was lost (a worker killed between taking it and
+    marking it started, a Redis restart) and will never run."""
+    queue = _queue(queue_name)
+    with queue.connection.pipeline(transaction=False) as pipe:
+        pipe.lrange(queue.key, 0, -1)
+        pipe.lrange(queue.intermediate_queue_key, 0, -1)
+        listed, taken = pipe.execute()
+    return {job.decode() if isinstance(job, bytes) else job for job in (*listed, *taken)}
+
+
+def job_alive(kind: str, export: Export, waiting: set[str]) -> bool:
+    """Whether the export's current job will still run: on its queue (`waiting`, read before the
+    job's status), scheduled, or started recently. A job whose worker was killed stays behind as
+    started, failed or even queued; it counts as gone."""
+    connection = get_redis(current_app)
     try:
-        job = Job.fetch(job_id(kind, export), connection=get_redis(current_app))
+        job = Job.fetch(job_id(kind, export), connection=connection)
     except NoSuchJobError:
         return False
     status = job.get_status(refresh=False)
-    if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+    if status == JobStatus.QUEUED:
+        # Read after the snapshot: a job taken off the queue since then is started by now.
+        return job.id in waiting or job.get_status(refresh=True) != JobStatus.QUEUED
+    if status == JobStatus.SCHEDULED:
+        return connection.zscore(ScheduledJobRegistry(job.origin, connection=connection).key, job.id) is not None
+    if status == JobStatus.DEFERRED:
         return True
     if status == JobStatus.STARTED:
         lease = current_app.config.get("EXPORT_SEND_LEASE", 120)

@@ -4,9 +4,11 @@ and the capability matrix."""
 from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from sqlalchemy.orm import contains_eager, load_only
 
 from providers import PROVIDERS
 from providers.base import FEATURES
@@ -16,8 +18,10 @@ from ..exports.services import ExportRefused, reconcile_export, refresh_export, 
 from ..extensions import db
 from ..forms import EmptyForm
 from ..models import EXPORT_STATES, BulkRun, Document, Export, Integration, JournalEntry, Series
+from ..orders.services import seek_page
 from ..tenancy import current_merchant_id, get_owned_or_404, owned
 from .services import (
+    EXPORT_STATUS_COLUMNS,
     IntegrationRefused,
     connect,
     last_exports,
@@ -39,9 +43,21 @@ STATE_LABELS = {"queued": _l("w kolejce"), "sending": _l("wysyłanie"), "sent": 
                 "in_doubt": _l("niepewny")}
 
 
+_TRANSLATED: dict[tuple[str, str], dict[str, str]] = {}
+
+
+def _translated(name: str, labels: dict) -> dict[str, str]:
+    """The labels in the current language, translated once per language (a list shows a state
+    label per row: a lazy string would be translated again on each)."""
+    key = (name, str(get_locale()))
+    if key not in _TRANSLATED:
+        _TRANSLATED[key] = {code: str(label) for code, label in labels.items()}
+    return _TRANSLATED[key]
+
+
 @bp.app_context_processor
 def export_labels():
-    return {"STATE_LABELS": STATE_LABELS, "FEATURE_LABELS": FEATURE_LABELS}
+    return {"STATE_LABELS": _translated("state", STATE_LABELS), "FEATURE_LABELS": _translated("feature", FEATURE_LABELS)}
 
 
 def _is_htmx() -> bool:
@@ -129,30 +145,51 @@ def credentials(integration_id: int):
 @login_required
 def module(integration_id: int):
     integration = get_owned_or_404(Integration, integration_id)
-    context = {**_exports_context(integration), **_config_context(integration),
-               **_series_context(integration), **_payments_context(integration)}
+    series = _all_series()
+    context = {**_exports_context(integration, series), **_config_context(integration),
+               **_series_context(integration, series=series), **_payments_context(integration)}
     return render_template("integrations/module.html", integration=integration, **context)
 
 
-def _exports_context(integration: Integration) -> dict:
+def _all_series() -> list[Series]:
+    """The merchant's series by name (the filters list them so), read once per request."""
+    return db.session.scalars(owned(Series).order_by(Series.name)).all()
+
+
+EXPORTS_PER_PAGE = 25
+
+
+def _exports_context(integration: Integration, series: list[Series] | None = None) -> dict:
+    """A page of the integration's exports, newest first, with their documents (one query): the
+    page after (`after=<export id>`) or before (`before=`) a cursor row, so a deep page costs what
+    the first does; `page=<n>` (links from before the cursors) skips rows on a narrow index."""
     state = request.args.get("state", "")
     filters = _filters()
-    query = (owned(Export).join(Document, Export.document_id == Document.id)
-             .where(Export.integration_id == integration.id))
+    conditions = [Export.integration_id == integration.id]
     if state in EXPORT_STATES:
-        query = query.where(Export.state == state)
+        conditions.append(Export.state == state)
+    document_conditions = []
     if filters.date_from:
-        query = query.where(Document.issue_date >= filters.date_from)
+        document_conditions.append(Document.issue_date >= filters.date_from)
     if filters.date_to:
-        query = query.where(Document.issue_date <= filters.date_to)
+        document_conditions.append(Document.issue_date <= filters.date_to)
     if filters.series_id:
-        query = query.where(Document.series_id == filters.series_id)
+        document_conditions.append(Document.series_id == filters.series_id)
     if filters.kind:
-        query = query.where(Document.kind == filters.kind)
-    page = db.paginate(query.order_by(Export.id.desc()), per_page=25, max_per_page=200, error_out=False)
-    series = db.session.scalars(owned(Series).order_by(Series.name)).all()
-    return {"page": page, "state": state, "states": EXPORT_STATES, "filters": filters, "series": series,
-            "form": EmptyForm()}
+        document_conditions.append(Document.kind == filters.kind)
+    query = (owned(Export).join(Document, Export.document_id == Document.id)
+             .options(load_only(Export.attempts, *EXPORT_STATUS_COLUMNS),
+                      contains_eager(Export.document).load_only(Document.id, Document.number, Document.issue_date))
+             .where(*conditions, *document_conditions))
+    narrow = owned(Export).with_only_columns(Export.id).where(*conditions)
+    if document_conditions:
+        narrow = narrow.join(Document, Export.document_id == Document.id).where(*document_conditions)
+    page = seek_page(query, (Export.id,), lambda export_id: (export_id,),
+                     per_page=max(1, min(request.args.get("per_page", type=int) or EXPORTS_PER_PAGE, 200)),
+                     after=request.args.get("after", type=int), before=request.args.get("before", type=int),
+                     page=request.args.get("page", type=int), narrow=narrow)
+    return {"page": page, "state": state, "states": EXPORT_STATES, "filters": filters,
+            "series": _all_series() if series is None else series, "form": EmptyForm()}
 
 
 @bp.get("/<int:integration_id>/exports")
@@ -183,11 +220,12 @@ def config_section(integration_id: int):
                            **_config_context(integration, errors, saved))
 
 
-def _series_context(integration: Integration, errors=None, saved=False, read_errors=None) -> dict:
-    query = owned(Series).order_by(Series.kind, Series.name)
-    if not PROVIDERS[integration.provider].capabilities.receipts:
-        query = query.where(Series.kind != "receipt")
-    hub_series = db.session.scalars(query).all()
+def _series_context(integration: Integration, errors=None, saved=False, read_errors=None,
+                    series: list[Series] | None = None) -> dict:
+    receipts = PROVIDERS[integration.provider].capabilities.receipts
+    # By kind, then name: a stable sort of the list by name (kinds are plain ASCII words).
+    hub_series = sorted((s for s in (_all_series() if series is None else series) if receipts or s.kind != "receipt"),
+                        key=lambda s: s.kind)
     return {"hub_series": hub_series, "series_errors": errors or {}, "series_saved": saved,
             "series_read_errors": read_errors or {}, "form": EmptyForm()}
 
@@ -242,7 +280,10 @@ def payments_section(integration_id: int):
 @bp.get("/exports/<int:export_id>/status")
 @login_required
 def export_status(export_id: int):
-    export = get_owned_or_404(Export, export_id)
+    # Polled every second while an export moves: the fragment's columns only.
+    export = db.session.scalar(owned(Export).options(load_only(*EXPORT_STATUS_COLUMNS)).where(Export.id == export_id))
+    if export is None:
+        abort(404)
     return render_template("integrations/_export_status.html", export=export)
 
 
@@ -338,7 +379,8 @@ def feature_active(integration: Integration, feature: str) -> bool:
 @bp.get("/capabilities")
 @login_required
 def capabilities():
-    integrations = db.session.scalars(owned(Integration)).all()
+    integrations = db.session.scalars(owned(Integration).options(
+        load_only(Integration.provider, Integration.send_sku, Integration.series_links, Integration.payment_links))).all()
     active: dict[str, set[str]] = {}
     for integration in integrations:
         cls = PROVIDERS[integration.provider]

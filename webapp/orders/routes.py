@@ -1,4 +1,4 @@
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
@@ -10,9 +10,19 @@ from ..documents.services import IssueRefused, issue_document
 from ..documents.views import shows_service_copy
 from ..extensions import db
 from ..forms import EmptyForm
+from ..integrations.services import EXPORT_STATUS_COLUMNS
 from ..models import AutomationRun, Document, EmailLog, EmailTemplate, Order, OrderStatus, Series
 from ..tenancy import current_merchant_id, get_owned_or_404, owned
-from .services import CSV_COLUMNS, OrderRejected, change_status, create_order, import_orders_csv
+from .services import (
+    CSV_COLUMNS,
+    OrderRejected,
+    change_status,
+    create_order,
+    distinct_values,
+    import_orders_csv,
+    orders_gross,
+    seek_page,
+)
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 
@@ -31,6 +41,8 @@ def _series(kind: str | None = None):
 @bp.get("/")
 @login_required
 def index():
+    merchant_id = current_merchant_id()
+    statuses = _statuses()
     query = owned(Order)
     status_id = request.args.get("status", type=int)
     source = request.args.get("source", "").strip()
@@ -43,18 +55,23 @@ def index():
         like = f"%{search}%"
         query = query.where(or_(Order.shop_order_id.ilike(like), Order.buyer_name.ilike(like),
                                 Order.buyer_company_name.ilike(like), Order.buyer_email.ilike(like)))
-    # Items, documents with their exports and the status in a fixed number of queries per page.
-    query = query.options(selectinload(Order.items), selectinload(Order.status),
-                          selectinload(Order.documents).selectinload(Document.export))
-    page = db.paginate(query.order_by(Order.ordered_at.desc(), Order.id.desc()),
-                       per_page=50, max_per_page=200, error_out=False)
-    sources = db.session.scalars(
-        db.select(Order.source).where(Order.merchant_id == current_merchant_id()).group_by(Order.source)
-        .order_by(Order.source)
-    ).all()
-    return render_template("orders/index.html", page=page, statuses=_statuses(), sources=sources,
-                           filters={"status": status_id, "source": source, "q": search},
-                           invoice_series=_series("invoice"), receipt_series=_series("receipt"), form=EmptyForm())
+    # Newest first, a page at a time after (or before) a cursor order; the documents with their
+    # exports in one query whatever the page size (of those, only the columns the list shows).
+    page = seek_page(
+        query.options(selectinload(Order.documents).load_only(Document.id, Document.order_id, Document.number)
+                      .joinedload(Document.export).load_only(*EXPORT_STATUS_COLUMNS)),
+        (Order.ordered_at, Order.id),
+        lambda order_id: (db.select(Order.ordered_at).where(Order.merchant_id == merchant_id, Order.id == order_id)
+                          .scalar_subquery(), order_id),
+        per_page=max(1, min(request.args.get("per_page", type=int) or current_app.config["ORDERS_PER_PAGE"], 200)),
+        after=request.args.get("after", type=int), before=request.args.get("before", type=int),
+        page=request.args.get("page", type=int), narrow=query.with_only_columns(Order.id))
+    # Each row names its status from the filter's list (no load per order).
+    return render_template("orders/index.html", page=page, statuses=statuses,
+                           status_names={status.id: status.name for status in statuses},
+                           gross=orders_gross([order.id for order in page.items]),
+                           sources=distinct_values(Order, "source", merchant_id=merchant_id),
+                           filters={"status": status_id, "source": source, "q": search}, form=EmptyForm())
 
 
 @bp.get("/<int:order_id>")

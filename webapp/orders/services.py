@@ -3,12 +3,17 @@ listing and status changes."""
 from __future__ import annotations
 
 import csv
+import functools
 import io
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from flask_babel import gettext as _
+from sqlalchemy import Select, bindparam, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
+from ..documents.totals import document_totals
 from ..extensions import db
 from ..models import Order, OrderItem, OrderStatus, utcnow
 from .intake import validate_order
@@ -120,6 +125,102 @@ def order_to_json(order: Order) -> dict:
         ],
         "documents": [{"id": d.id, "kind": d.kind, "number": d.number} for d in order.documents],
     }
+
+
+# --- listing -------------------------------------------------------------------------------
+
+@dataclass
+class SeekPage:
+    """One page of a newest-first list, walked with a cursor (the id of the row the page starts
+    after, or ends before) instead of OFFSET: every page costs the same however deep it lies, and
+    no count(*) over the whole list is needed (reading one row more says whether a page follows)."""
+
+    items: list
+    has_prev: bool
+    has_next: bool
+
+    @property
+    def first_id(self) -> int | None:
+        return self.items[0].id if self.items else None
+
+    @property
+    def last_id(self) -> int | None:
+        return self.items[-1].id if self.items else None
+
+
+def _beyond(keys: Sequence, cursor: Sequence, older: bool):
+    """The rows after the cursor's (older: further down the newest-first list) or before it."""
+    left = keys[0] if len(keys) == 1 else tuple_(*keys)
+    right = cursor[0] if len(cursor) == 1 else tuple_(*cursor)
+    return left < right if older else left > right
+
+
+def seek_page(query: Select, keys: Sequence, cursor_keys: Callable[[int], Sequence], *, per_page: int,
+              after: int | None = None, before: int | None = None, page: int | None = None,
+              narrow: Select | None = None) -> SeekPage:
+    """One page of `query` in descending order of `keys` (columns ending with the unique id).
+    `cursor_keys(id)` gives the same keys for the cursor row as SQL expressions (a value or a
+    scalar subquery). `after=id`: the page of the rows that follow that row; `before=id`: the page
+    that precedes it; neither: the first page, or the `page`-th counted with OFFSET (links from
+    before the cursors) on `narrow`, the ids alone under the same filters, so that the skipped
+    rows are read from a narrow index and only the page's rows are loaded."""
+    newest_first = [key.desc() for key in keys]
+    if before:
+        rows = db.session.scalars(query.where(_beyond(keys, cursor_keys(before), older=False))
+                                  .order_by(*(key.asc() for key in keys)).limit(per_page + 1)).all()
+        if len(rows) >= per_page:  # otherwise the top of the list is reached: show the first page
+            return SeekPage(rows[:per_page][::-1], has_prev=len(rows) > per_page, has_next=True)
+        after = page = None
+    if after:
+        statement, has_prev = query.where(_beyond(keys, cursor_keys(after), older=True)), True
+    else:
+        offset = (page - 1) * per_page if page and page > 1 else 0
+        statement, has_prev = query, offset > 0
+        if offset and narrow is not None:
+            statement = query.where(keys[-1].in_(narrow.order_by(*newest_first).offset(offset).limit(per_page + 1)))
+        elif offset:
+            statement = query.offset(offset)
+    rows = db.session.scalars(statement.order_by(*newest_first).limit(per_page + 1)).all()
+    return SeekPage(rows[:per_page], has_prev=has_prev, has_next=len(rows) > per_page)
+
+
+def orders_gross(order_ids: list[int]) -> dict[int, Decimal]:
+    """Order id → its gross total, by the rule an issued document follows (document_totals), from
+    the items' amounts alone, for a page of orders in one query."""
+    lines: dict[int, list] = {order_id: [] for order_id in order_ids}
+    if order_ids:
+        for order_id, quantity, unit_gross, vat_rate in db.session.execute(
+                select(OrderItem.order_id, OrderItem.quantity, OrderItem.unit_gross, OrderItem.vat_rate)
+                .where(OrderItem.order_id.in_(order_ids))):
+            lines[order_id].append((quantity, unit_gross, vat_rate))
+    return {order_id: document_totals(items).gross for order_id, items in lines.items()}
+
+
+def distinct_values(model, name: str, *, above=None, **equal) -> list:
+    """The distinct values of `model.name` in the rows whose columns equal `equal` (and above
+    `above`, when given), in order, read by a skip scan: a recursive query that jumps from one
+    value to the next through an index on (the `equal` columns, `name`), as many index probes as
+    values, instead of grouping every row (a shop's few order sources among 100,000 orders)."""
+    statement = _skip_scan(model, name, tuple(sorted(equal)), above is not None)
+    return db.session.scalars(statement, equal if above is None else {**equal, "above": above}).all()
+
+
+@functools.cache
+def _skip_scan(model, name: str, keys: tuple[str, ...], floored: bool) -> Select:
+    # Built once per shape, values bound at execution: building and keying the recursive query
+    # would cost more than running it.
+    def smallest(table, floor):
+        column = table.c[name]
+        conditions = [table.c[key] == bindparam(key) for key in keys]
+        if floor is not None:
+            conditions.append(column > floor)
+        return select(func.min(column).label("value")).where(*conditions)
+
+    walk = smallest(model.__table__, bindparam("above") if floored else None).cte("walk", recursive=True)
+    step = select(smallest(model.__table__.alias("later"), walk.c.value).scalar_subquery().label("value")) \
+        .where(walk.c.value.is_not(None))
+    walk = walk.union_all(step)
+    return select(walk.c.value).where(walk.c.value.is_not(None)).order_by(walk.c.value)
 
 
 def change_status(order: Order, status_id: int) -> OrderStatus:
