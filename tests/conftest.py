@@ -136,6 +136,16 @@ def run_jobs(app, max_seconds: float = 15.0) -> None:
     raise AssertionError("jobs did not drain in time")
 
 
+def run_queue_once(app, name: str) -> None:
+    """Run what is on one queue now (SimpleWorker, burst): no scheduled retries, no other queue."""
+    from rq import Queue, SimpleWorker
+
+    from webapp.redis_conn import get_redis
+
+    conn = get_redis(app)
+    SimpleWorker([Queue(name, connection=conn)], connection=conn).work(burst=True, logging_level="WARNING")
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-from tests.conftest import gen_order, run_jobs
+from tests.conftest import gen_order, run_jobs, run_queue_once
 from webapp.documents.services import issue_document
 from webapp.exports.jobs import sweep
 from webapp.exports.mapping import export_settings, hub_document
@@ -127,13 +127,11 @@ def test_worker_killed_after_the_post_is_reconciled_by_reference_not_resent(app,
 
 
 def test_timeout_after_the_document_was_stored_is_in_doubt_then_reconciled(app, merchant_user, firmao):
-    from rq import Queue, SimpleWorker
 
     firmao.faults(timeout_after_store=1.0, hold_seconds=4)
     document = issue_document(gen_order(merchant_user.merchant_id), "invoice", trigger="test")
     reference = document.reference
-    conn = get_redis(app)
-    SimpleWorker([Queue("exports", connection=conn)], connection=conn).work(burst=True, logging_level="WARNING")
+    run_queue_once(app, "exports")
     db.session.remove()
     assert the_export().state == "in_doubt"
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-from tests.conftest import gen_order, run_jobs
+from tests.conftest import gen_order, run_jobs, run_queue_once
 from webapp.documents.services import issue_document
 from webapp.exports.services import ExportRefused, create_integration, export_document
 from webapp.extensions import db
@@ -116,12 +116,7 @@ def test_timeout_after_the_document_was_stored_is_reconciled_without_a_second_do
     ifirma.faults(timeout_after_store=1.0, hold_seconds=3)
     document = issue(merchant_user)
     reference = document.reference
-    from rq import Queue, SimpleWorker
-
-    from webapp.redis_conn import get_redis
-
-    conn = get_redis(app)
-    SimpleWorker([Queue("exports", connection=conn)], connection=conn).work(burst=True, logging_level="WARNING")
+    run_queue_once(app, "exports")
     db.session.remove()
     assert db.session.scalar(db.select(Export)).state == "in_doubt"
 

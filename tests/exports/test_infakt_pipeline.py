@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-from tests.conftest import gen_order, run_jobs
+from tests.conftest import gen_order, run_jobs, run_queue_once
 from webapp.documents.services import LineChange, issue_correction, issue_document
 from webapp.exports.services import create_integration, enqueue_export, export_document
 from webapp.extensions import db
@@ -102,12 +102,7 @@ def test_a_create_that_timed_out_after_storing_is_reconciled_not_resent(app, mer
     infakt.faults(timeout_after_store=1.0, hold_seconds=4)  # longer than the pipeline's 2 s read timeout
     document = issue(merchant_user)
     reference = document.reference
-    from rq import Queue, SimpleWorker
-
-    from webapp.redis_conn import get_redis
-
-    conn = get_redis(app)
-    SimpleWorker([Queue("exports", connection=conn)], connection=conn).work(burst=True, logging_level="WARNING")
+    run_queue_once(app, "exports")
     db.session.remove()
     assert exports()[0].state == "in_doubt"
     infakt.faults()
@@ -129,10 +124,9 @@ def test_reads_have_their_own_window_and_a_create_spends_one_for_its_poll(app, m
     limits = AccountLimits(get_redis(app), integration_id)
     assert limits.take_request_slot(300, 60, count=300, window="reads") == 0.0  # every read spent
     issue(merchant_user)
-    from rq import Queue, SimpleWorker
 
     conn = get_redis(app)
-    SimpleWorker([Queue("exports", connection=conn)], connection=conn).work(burst=True, logging_level="WARNING")
+    run_queue_once(app, "exports")
     db.session.remove()
     export = db.session.scalar(db.select(Export))
     assert export.state == "queued" and export.integration.health == "rate_limited"
