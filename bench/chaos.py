@@ -76,7 +76,7 @@ def restart_postgres() -> bool:
     cluster = shutil.which("pg_ctlcluster")
     if not cluster or os.geteuid() != 0:
         return False
-    version = sorted(os.listdir("/etc/postgresql"))[0]
+    version = min(os.listdir("/etc/postgresql"))
     subprocess.run([cluster, "--skip-systemctl-redirect", version, "main", "restart"], check=True,
                    capture_output=True)
     return True

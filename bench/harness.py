@@ -12,6 +12,7 @@ import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Self
 
 import redis
 
@@ -77,7 +78,7 @@ class Bench:
                     "LOG_LEVEL": "WARNING", **(env or {})}
         self.workers: list[subprocess.Popen] = []
 
-    def __enter__(self) -> Bench:
+    def __enter__(self) -> Self:
         from tests.sandbox_server import running_sandbox
 
         self.redis.start()
@@ -104,8 +105,10 @@ class Bench:
         upgrade(directory=str(REPO / "migrations"))
 
     def start_worker(self) -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, str(REPO / "worker.py")], cwd=REPO, env={**os.environ, **self.env},
-                                   stdout=subprocess.DEVNULL, stderr=open(self.folder / "workers.log", "ab"))
+        # The child keeps its own copy of the log's descriptor: ours can close at once.
+        with open(self.folder / "workers.log", "ab") as log:
+            process = subprocess.Popen([sys.executable, str(REPO / "worker.py")], cwd=REPO,
+                                       env={**os.environ, **self.env}, stdout=subprocess.DEVNULL, stderr=log)
         self.workers.append(process)
         return process
 
