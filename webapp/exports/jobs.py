@@ -13,7 +13,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import func, or_, update
 
 from providers.base import (
     AuthenticationFailed,
@@ -46,6 +46,8 @@ from .services import (
 log = logging.getLogger(__name__)
 
 MAX_TRANSIENT_ATTEMPTS = 12
+FETCH_REQUESTS = 2  # the document, then its PDF
+FETCH_YIELD_MAX_WAIT = 300.0  # a yielding fetch looks again at least this often (s)
 
 
 class Attempt:
@@ -89,17 +91,53 @@ def _original_remote_id(export: Export) -> str | None:
     return corrected.export.remote_id if corrected is not None and corrected.export is not None else None
 
 
-def _take_slot(export: Export, count: int = 1, write: bool = True) -> float:
-    """Spend `count` requests of the account's window. Where the service limits writes alone
-    (inFakt: 150 writes / 60 s), reads go to a window of their own when it documents one (inFakt:
-    GET 300 / 60 s) and are free otherwise."""
+def _take_slot(export: Export, count: int = 1, write: bool = True, reserve: int = 0) -> float:
+    """Spend `count` requests of the account's window, leaving `reserve` of it free. Where the
+    service limits writes alone (inFakt: 150 writes / 60 s), reads go to a window of their own
+    when it documents one (inFakt: GET 300 / 60 s) and are free otherwise."""
     from .services import provider_class
 
     defaults = provider_class(export.integration).default_limits
     if not write and defaults.writes_only:
-        return _limits(export).take_request_slot(defaults.reads, defaults.read_seconds, count, window="reads")
+        return _limits(export).take_request_slot(defaults.reads, defaults.read_seconds, count, window="reads",
+                                                 reserve=reserve)
     _, requests, per_seconds = limits_of(export.integration)
-    return _limits(export).take_request_slot(requests, per_seconds, count)
+    return _limits(export).take_request_slot(requests, per_seconds, count, reserve=reserve)
+
+
+def _read_window(export: Export) -> tuple[int | None, float | None, int]:
+    """The window a fetch-back's reads are counted in: (requests, seconds, how many of them one
+    create spends)."""
+    from .services import provider_class
+
+    defaults = provider_class(export.integration).default_limits
+    if defaults.writes_only:
+        return defaults.reads, defaults.read_seconds, defaults.reads_per_create
+    _, requests, per_seconds = limits_of(export.integration)
+    return requests, per_seconds, 1
+
+
+def _pending_creates(export: Export) -> int:
+    """The account's exports waiting to be created now or within the next minute."""
+    horizon = utcnow() + timedelta(seconds=60)
+    return db.session.scalar(
+        db.select(func.count()).select_from(Export).where(
+            Export.merchant_id == export.merchant_id, Export.integration_id == export.integration_id,
+            Export.state.in_(("queued", "retrying")),
+            or_(Export.next_attempt_at.is_(None), Export.next_attempt_at <= horizon))
+    ) or 0
+
+
+def _take_fetch_slots(export: Export) -> float:
+    """A fetch-back's two reads (the document, its PDF). On an account with a request budget,
+    fetches yield to creates still waiting, so a bulk run spends the budget on getting documents
+    into the service first; a fetch that yields waits about as long as those creates need."""
+    requests, per_seconds, per_create = _read_window(export)
+    pending = _pending_creates(export) if requests and per_seconds and per_create else 0
+    wait = _take_slot(export, count=FETCH_REQUESTS, write=False, reserve=pending * per_create)
+    if wait > 0 and pending:
+        wait = min(max(wait, pending * per_create * per_seconds / requests), FETCH_YIELD_MAX_WAIT)
+    return wait
 
 
 def _take_create_slots(export: Export) -> float:
@@ -342,7 +380,7 @@ def run_fetch(export_id: int) -> str:
 
 
 def _fetch(export: Export) -> str:
-    wait = _limits(export).breaker_wait() or _take_slot(export, count=2, write=False)
+    wait = _limits(export).breaker_wait() or _take_fetch_slots(export)
     if wait > 0:
         return _reschedule(export, wait, fetch=True)
     attempt = Attempt(export, "fetch")

@@ -8,21 +8,23 @@ import uuid
 
 from redis import Redis
 
-# KEYS[1] window zset; ARGV: now, window seconds, limit, member, count. Takes `count` slots at
-# once or none: returns 0 when taken, else the seconds until enough requests leave the window.
+# KEYS[1] window zset; ARGV: now, window seconds, limit, member, count, reserve. Takes `count`
+# slots at once or none, leaving `reserve` slots free for others: returns 0 when taken, else the
+# seconds until enough requests leave the window.
 _TAKE_SLOT = """
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
 local count = tonumber(ARGV[5])
+local reserve = tonumber(ARGV[6] or '0')
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local used = redis.call('ZCARD', KEYS[1])
-if used + count <= limit then
+if used + count + reserve <= limit then
   for i = 1, count do redis.call('ZADD', KEYS[1], now, ARGV[4] .. ':' .. i) end
   redis.call('EXPIRE', KEYS[1], math.ceil(window) + 1)
   return '0'
 end
-local need = math.min(used + count - limit, used)
+local need = math.min(used + count + reserve - limit, used)
 local leaving = redis.call('ZRANGE', KEYS[1], need - 1, need - 1, 'WITHSCORES')
 return tostring(tonumber(leaving[2]) + window - now)
 """
@@ -47,15 +49,17 @@ class AccountLimits:
 
     # --- request window ---------------------------------------------------------------------
     def take_request_slot(self, requests: int | None, per_seconds: float | None, count: int = 1,
-                          window: str = "window") -> float:
+                          window: str = "window", reserve: int = 0) -> float:
         """Reserve `count` requests in the window (`window` names it: a service may count reads
-        apart from writes); 0.0 when granted, else seconds to wait."""
+        apart from writes), leaving `reserve` of it to more urgent requests; 0.0 when granted,
+        else seconds to wait."""
         if not requests or not per_seconds:
             return 0.0
         count = min(count, requests)  # a request bigger than the whole window would wait forever
+        reserve = max(min(reserve, requests - count), 0)  # an empty window always serves
         script = self.redis.register_script(_TAKE_SLOT)
         return max(float(script(keys=[f"{self.prefix}:{window}"],
-                                args=[time.time(), per_seconds, requests, uuid.uuid4().hex, count])), 0.0)
+                                args=[time.time(), per_seconds, requests, uuid.uuid4().hex, count, reserve])), 0.0)
 
     # --- concurrency ------------------------------------------------------------------------
     def acquire(self, max_concurrency: int, lease_seconds: float) -> str | None:
