@@ -277,7 +277,9 @@ class FakturowniaProvider(Provider):
         return self.fetch_document(str(match["id"]))
 
     def fetch_document(self, remote_id: str) -> RemoteDocument:
-        data = self._call("GET", f"/invoices/{path_id(remote_id)}.json")
+        # `correction_positions=full` [DOC §5] makes a correction carry its after-state rows, the
+        # figures the hub compares with; other kinds ignore it.
+        data = self._call("GET", f"/invoices/{path_id(remote_id)}.json", params={"correction_positions": "full"})
         if not isinstance(data, dict) or data.get("id") is None:
             raise ProviderError("Fakturownia: nieoczekiwana odpowiedź dla dokumentu.")
         return mapping.parse_invoice(data, self.base_url)

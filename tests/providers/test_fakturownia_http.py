@@ -335,7 +335,7 @@ def test_read_timeout_after_a_post_is_an_unknown_outcome_and_after_a_get_is_tran
 def test_find_by_hub_number_checks_our_reference(api, adapter):
     api.get(f"{BASE}/invoices.json", match=[token_query(number="FV/7/05/2025", period="all")],
             json=[invoice_json(id=11, oid="SOMEONE-ELSE"), invoice_json(id=12, oid="IB-12-3456")])
-    api.get(f"{BASE}/invoices/12.json", match=[token_query()], json=invoice_json(id=12))
+    api.get(f"{BASE}/invoices/12.json", match=[token_query(correction_positions="full")], json=invoice_json(id=12))
     found = adapter.find_document(make_doc())
     assert found is not None and found.remote_id == "12"
 
@@ -372,7 +372,7 @@ def test_find_stops_when_the_service_ignores_the_page_parameter(api, adapter):
 
 
 def test_fetch_computes_totals_per_rate_from_positions(api, adapter):
-    api.get(f"{BASE}/invoices/4321.json", match=[token_query()], json=invoice_json())
+    api.get(f"{BASE}/invoices/4321.json", match=[token_query(correction_positions="full")], json=invoice_json())
     remote = adapter.fetch_document("4321")
     assert remote.totals == (
         RateTotal("23", Decimal("24.39"), Decimal("5.61"), Decimal("30.00")),
@@ -382,6 +382,34 @@ def test_fetch_computes_totals_per_rate_from_positions(api, adapter):
     assert remote.total_gross == Decimal("38.00")
     assert remote.status == "issued" and remote.ksef is None
     assert remote.raw["oid"] == "IB-12-3456"
+
+
+def _corrected(name, tax, before, after):
+    def state(gross, kind):
+        return {"name": name, "tax": tax, "quantity": "1", "total_price_gross": gross, "kind": kind}
+    difference = str(Decimal(after) - Decimal(before))
+    return {"name": name, "tax": tax, "quantity": "0", "total_price_gross": difference, "kind": "correction",
+            "correction_before_attributes": state(before, "correction_before"),
+            "correction_after_attributes": state(after, "correction_after")}
+
+
+def test_fetch_of_a_correction_reports_its_after_state_totals(api, adapter):
+    positions = [_corrected("Kubek", "23", "10.00", "5.00"), _corrected("Talerz", "23", "20.00", "20.00"),
+                 _corrected("Książka", "8", "5.00", "0.00")]
+    api.get(f"{BASE}/invoices/77.json", match=[token_query(correction_positions="full")],
+            json=invoice_json(id=77, kind="correction", price_gross="-10.00", positions=positions))
+    remote = adapter.fetch_document("77")
+    # 25.00 at 23 % after the correction; the 8 % line corrected to zero stays as a zero row.
+    assert remote.totals == (
+        RateTotal("23", Decimal("20.33"), Decimal("4.67"), Decimal("25.00")),
+        RateTotal("8", Decimal("0.00"), Decimal("0.00"), Decimal("0.00")),
+    )
+
+
+def test_a_correction_read_without_its_after_state_reports_no_totals(api, adapter):
+    outer = {"name": "Kubek", "tax": "23", "quantity": "0", "total_price_gross": "-5.00", "kind": "correction"}
+    api.get(f"{BASE}/invoices/77.json", json=invoice_json(id=77, kind="correction", positions=[outer]))
+    assert adapter.fetch_document("77").totals == ()  # never the difference, taken for a mismatch
 
 
 @pytest.mark.parametrize("fields, expected", [
@@ -433,7 +461,7 @@ def test_the_token_never_reaches_the_request_log_or_error_messages(api, log):
     assert [(s.method, s.path, s.status) for s in log] == [
         ("GET", "/departments.json", 200),
         ("POST", "/invoices.json", 422),
-        ("GET", "/invoices/4321.json", 200),
+        ("GET", "/invoices/4321.json?correction_positions=full", 200),
         ("GET", "/invoices/4321.pdf", 200),
     ]
     for summary in log:  # …but never kept
