@@ -25,6 +25,7 @@ from .base import (
     ExportSettings,
     HubDocument,
     NotSupported,
+    OptionField,
     OutcomeUnknown,
     Problem,
     Provider,
@@ -32,9 +33,14 @@ from .base import (
     ProviderLimits,
     RemoteDocument,
     ValidationRejected,
+    bool_option,
+    choice_option,
     field_errors_message,
+    int_option,
     json_or_none,
+    option_on,
     path_id,
+    text_option,
 )
 
 PER_PAGE = 100  # the API's maximum
@@ -82,12 +88,19 @@ class FakturowniaProvider(Provider):
     default_limits = ProviderLimits(max_concurrency=4, requests=None, per_seconds=None, writes_only=False)
     vat_rates = frozenset(mapping.VAT_RATES)
     docs_url = "https://github.com/fakturownia/API"
-    # Service-specific settings shown in the module's Configuration section: key -> (label, help).
-    option_fields: ClassVar[dict[str, tuple[str, str]]] = {
-        "warehouse_id": ("Magazyn (ID)", "Magazyn, z którego schodzą towary przy wysyłaniu SKU; puste = główny."),
-        "exempt_tax_kind": ("Podstawa zwolnienia (zw)", "Przepis, np. „art. 43 ust. 1 pkt 29 lit. b ustawy o VAT”."),
-        "np_tax_kind": ("Rodzaj „np”", "export_service, export_service_eu albo not_specified (domyślnie)."),
-        "gov_save_and_send": ("Wysyłaj do KSeF po zapisaniu", "„1”, aby Fakturownia od razu wysłała fakturę do KSeF."),
+    # Service-specific settings shown in the module's Configuration section.
+    option_fields: ClassVar[dict[str, OptionField]] = {
+        "warehouse_id": int_option("Magazyn (ID)",
+                                   "Magazyn, z którego schodzą towary przy wysyłaniu SKU; puste = główny."),
+        "exempt_tax_kind": text_option("Podstawa zwolnienia (zw)",
+                                       "Przepis, np. „art. 43 ust. 1 pkt 29 lit. b ustawy o VAT”."),
+        "np_tax_kind": choice_option("Rodzaj „np”", "Puste = not_specified (nieokreślony).", [
+            ("export_service", "export_service – usługa poza UE"),
+            ("export_service_eu", "export_service_eu – usługa w UE (art. 100)"),
+            ("not_specified", "not_specified – nieokreślony"),
+        ]),
+        "gov_save_and_send": bool_option("Wysyłaj do KSeF po zapisaniu",
+                                         "Fakturownia od razu wyśle zapisaną fakturę do KSeF."),
     }
     secret_params: ClassVar[frozenset[str]] = frozenset({"api_token"})
 
@@ -243,7 +256,7 @@ class FakturowniaProvider(Provider):
         opts = self._options(settings)
         product_ids = self.product_ids() if settings.send_sku else {}
         body: dict = {"invoice": mapping.build_invoice(doc, settings, opts, product_ids)}
-        if opts.get("gov_save_and_send"):
+        if option_on(opts.get("gov_save_and_send")):
             body["gov_save_and_send"] = True
         return body
 
