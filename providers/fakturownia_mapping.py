@@ -96,8 +96,19 @@ def default_payment_type(shop_name: str) -> str | None:
 # --------------------------------------------------------------------------- buyer
 
 
+def anonymous(buyer: Party) -> bool:
+    """A consumer the shop knows no name of (a receipt's usual buyer)."""
+    return not buyer.is_company and not display_name(buyer) and not buyer.tax_id.strip()
+
+
 def buyer_fields(buyer: Party) -> dict:
-    fields: dict = {"buyer_company": buyer.is_company, "buyer_name": display_name(buyer)}
+    if anonymous(buyer):
+        # A receipt names no buyer (KSeF's buyer rules are for invoices, §12): send no empty names.
+        fields: dict = {"buyer_company": False}
+        fields.update({f"buyer_{name}": getattr(buyer, name) for name in ("street", "post_code", "city", "email",
+                                                                          "phone") if getattr(buyer, name).strip()})
+        return fields
+    fields = {"buyer_company": buyer.is_company, "buyer_name": display_name(buyer)}
     if buyer.is_company:
         tax_no, kind = classify_tax_id(buyer)
         if tax_no:
@@ -301,7 +312,8 @@ def preflight(doc: HubDocument, settings: ExportSettings, options: dict | None =
     if doc.kind not in KIND_MAP:
         return [checks.unknown_kind(doc.kind)]
 
-    problems = _buyer_problems(doc.buyer)
+    # A receipt may go without a buyer: the service asks for one only on invoices.
+    problems = [] if doc.kind == "receipt" and anonymous(doc.buyer) else _buyer_problems(doc.buyer)
 
     notes = doc.notes.strip()
     problems += checks.found(
