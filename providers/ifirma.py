@@ -214,10 +214,11 @@ class IfirmaProvider(Provider):
         raw = serialize(payload) if payload is not None else b""
         headers = {
             "Accept": "application/pdf" if pdf else "application/json",
+            # On every request, reads too: iFirma answers code 102 ("missing or wrong request content
+            # type") to one without it [DOC], as its official plugin always sends it.
+            "Content-Type": "application/json; charset=UTF-8",
             "Authentication": self.authentication(self.base_url + full_path, key_name, raw),
         }
-        if payload is not None:
-            headers["Content-Type"] = "application/json; charset=UTF-8"
         response = self._send(method, full_path, params=params, json=payload, headers=headers)
         return self._read(response, method, key_name, pdf)
 

@@ -134,3 +134,17 @@ def test_a_cap_where_the_service_documents_no_window_needs_both_figures(app, bro
                                   {"numbering": "service", "rate_requests": "10", "rate_seconds": "1",
                                    "max_concurrency": "8"})
     assert limits_of(db.session.get(Integration, fakturownia.integration_id)) == (8, 10, 1)
+
+
+def test_a_sku_fakturownia_does_not_know_is_named_in_the_journal(app, fakturownia):
+    from webapp.models import JournalEntry
+
+    integration = db.session.get(Integration, fakturownia.integration_id)
+    integration.send_sku = True
+    db.session.commit()
+    issue_document(gen_order(fakturownia.merchant_id), "invoice", trigger="test")  # SKU-0, SKU-1, SKU-2
+    run_jobs(app)
+
+    assert db.session.scalar(db.select(Export.state)) == "fetched"
+    created = db.session.scalar(db.select(JournalEntry).where(JournalEntry.action == "create"))
+    assert "SKU spoza katalogu produktów Fakturowni: SKU-0, SKU-1, SKU-2 – wysłano sam kod" in created.message
