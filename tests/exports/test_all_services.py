@@ -148,3 +148,23 @@ def test_a_sku_fakturownia_does_not_know_is_named_in_the_journal(app, fakturowni
     assert db.session.scalar(db.select(Export.state)) == "fetched"
     created = db.session.scalar(db.select(JournalEntry).where(JournalEntry.action == "create"))
     assert "SKU spoza katalogu produktów Fakturowni: SKU-0, SKU-1, SKU-2 – wysłano sam kod" in created.message
+
+
+def test_ifirma_bulk_preview_skips_receipts_and_corrections_with_the_reason(app, merchant_user):
+    from decimal import Decimal
+
+    from webapp.documents.services import LineChange, issue_correction
+    from webapp.exports.bulk import BulkFilters, preview_bulk
+    from webapp.exports.services import create_integration
+
+    merchant_id = merchant_user.merchant_id
+    ifirma = create_integration(merchant_id, "ifirma", "iFirma", {"login": "a@b.pl"}, auto_export=False)
+    invoice = issue_document(gen_order(merchant_id), "invoice", trigger="test")
+    issue_document(gen_order(merchant_id), "receipt", trigger="test")
+    issue_document(gen_order(merchant_id), "receipt", trigger="test")
+    issue_correction(invoice, [LineChange(0, Decimal(1), Decimal("39.99"))], "Zwrot kubka")
+
+    preview = preview_bulk(ifirma, BulkFilters())
+
+    assert (preview.total, preview.to_send, preview.already) == (4, 1, 0)
+    assert preview.skipped == {"iFirma nie przyjmuje paragonów": 2, "iFirma nie przyjmuje korekt": 1}
