@@ -166,6 +166,57 @@ class Problem:
     message: str
 
 
+OPTION_KINDS = ("text", "bool", "choice", "int", "number")
+
+
+@dataclass(frozen=True)
+class OptionField:
+    """One service-specific setting of the module's Configuration section.
+
+    `kind` says how it is entered and checked: "bool" (a checkbox, stored "1"/"0", read with
+    `option_on(value, default=on)`), "choice" (one of `choices`; empty = the service's default),
+    "int" / "number" (a whole or decimal number within `minimum`..`maximum`; empty = default) or
+    "text" (at most `max_length` characters). Values reach the adapter in `options` as text."""
+
+    label: str
+    help: str
+    kind: str = "text"
+    choices: tuple[Choice, ...] = ()
+    on: bool = False  # a "bool" that is on until the merchant turns it off
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+    max_length: int = 200
+
+    def __post_init__(self):
+        if self.kind not in OPTION_KINDS:
+            raise ValueError(f"unknown option kind {self.kind!r}")
+        if self.kind == "choice" and not self.choices:
+            raise ValueError("a choice option needs its choices")
+
+
+def bool_option(label: str, help: str, *, on: bool = False) -> OptionField:
+    return OptionField(label, help, "bool", on=on)
+
+
+def choice_option(label: str, help: str, choices: Iterable[tuple[str, str] | Choice]) -> OptionField:
+    return OptionField(label, help, "choice",
+                       tuple(c if isinstance(c, Choice) else Choice(str(c[0]), str(c[1])) for c in choices))
+
+
+def int_option(label: str, help: str, *, minimum: int | None = 1, maximum: int | None = None) -> OptionField:
+    return OptionField(label, help, "int", minimum=None if minimum is None else Decimal(minimum),
+                       maximum=None if maximum is None else Decimal(maximum))
+
+
+def number_option(label: str, help: str, *, minimum: str | None = "0", maximum: str | None = None) -> OptionField:
+    return OptionField(label, help, "number", minimum=None if minimum is None else Decimal(minimum),
+                       maximum=None if maximum is None else Decimal(maximum))
+
+
+def text_option(label: str, help: str, *, max_length: int = 200) -> OptionField:
+    return OptionField(label, help, "text", max_length=max_length)
+
+
 @dataclass(frozen=True)
 class CredentialField:
     name: str
@@ -415,9 +466,9 @@ class Provider(abc.ABC):
     )
     vat_rates: ClassVar[frozenset[str]] = frozenset(VAT_RATES)
     docs_url: ClassVar[str] = ""
-    # Service-specific settings for the module's Configuration section: key -> (label, help);
-    # their values reach the adapter in `options`.
-    option_fields: ClassVar[dict[str, tuple[str, str]]] = {}
+    # Service-specific settings for the module's Configuration section: key -> OptionField (a
+    # plain (label, help) pair is a text option); their values reach the adapter in `options`.
+    option_fields: ClassVar[dict[str, OptionField | tuple[str, str]]] = {}
     # Query-string keys that carry secrets; dropped from request summaries.
     secret_params: ClassVar[frozenset[str]] = frozenset()
     # Statuses by which the service says "too many requests" (inFakt: 503 as well).
@@ -442,6 +493,12 @@ class Provider(abc.ABC):
         # A read stores nothing, so a failed one is repeated on the spot: a lookup that pages
         # through a day's documents must not fail as a whole because one page met a 502.
         self.read_retries = max(0, int(read_retries))
+
+    @classmethod
+    def option_specs(cls) -> dict[str, OptionField]:
+        """`option_fields` with every entry as an OptionField."""
+        return {key: spec if isinstance(spec, OptionField) else text_option(*spec)
+                for key, spec in cls.option_fields.items()}
 
     # ---- the operations every adapter implements
 

@@ -6,9 +6,12 @@ JSON body for POST/PUT — the documented places). Exactly-once through `oid` + 
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from itertools import count
 from typing import Any, ClassVar
@@ -25,6 +28,7 @@ from .base import (
     ExportSettings,
     HubDocument,
     NotSupported,
+    OptionField,
     OutcomeUnknown,
     Problem,
     Provider,
@@ -32,14 +36,34 @@ from .base import (
     ProviderLimits,
     RemoteDocument,
     ValidationRejected,
+    bool_option,
+    choice_option,
     field_errors_message,
+    int_option,
     json_or_none,
+    option_on,
     path_id,
+    text_option,
 )
 
 PER_PAGE = 100  # the API's maximum
 MAX_PAGES = 200  # safety stop for a service that ignores `page`
 AUTH_HELP = "Ustawienia → Ustawienia konta → Integracja → Kod autoryzacyjny API"
+
+# SKU → product id per account, shared by this process's adapters (one per job), like wFirma's
+# and Firmao's reference data: the catalogue has no code filter [DOC §11], so it is paged through
+# once per PRODUCTS_TTL instead of once per job. A SKU missing from it reads it again, but not
+# more often than every PRODUCTS_MISS_TTL (a product added a minute ago is found soon after).
+PRODUCTS_TTL = 600.0
+PRODUCTS_MISS_TTL = 60.0
+_shared_products: dict[tuple, tuple[float, dict[str, int]]] = {}
+_shared_lock = threading.Lock()
+
+
+def clear_shared_cache() -> None:
+    """Forget every account's shared catalogue (tests; a worker never needs it)."""
+    with _shared_lock:
+        _shared_products.clear()
 
 
 def normalise_prefix(value: str) -> str:
@@ -82,12 +106,19 @@ class FakturowniaProvider(Provider):
     default_limits = ProviderLimits(max_concurrency=4, requests=None, per_seconds=None, writes_only=False)
     vat_rates = frozenset(mapping.VAT_RATES)
     docs_url = "https://github.com/fakturownia/API"
-    # Service-specific settings shown in the module's Configuration section: key -> (label, help).
-    option_fields: ClassVar[dict[str, tuple[str, str]]] = {
-        "warehouse_id": ("Magazyn (ID)", "Magazyn, z którego schodzą towary przy wysyłaniu SKU; puste = główny."),
-        "exempt_tax_kind": ("Podstawa zwolnienia (zw)", "Przepis, np. „art. 43 ust. 1 pkt 29 lit. b ustawy o VAT”."),
-        "np_tax_kind": ("Rodzaj „np”", "export_service, export_service_eu albo not_specified (domyślnie)."),
-        "gov_save_and_send": ("Wysyłaj do KSeF po zapisaniu", "„1”, aby Fakturownia od razu wysłała fakturę do KSeF."),
+    # Service-specific settings shown in the module's Configuration section.
+    option_fields: ClassVar[dict[str, OptionField]] = {
+        "warehouse_id": int_option("Magazyn (ID)",
+                                   "Magazyn, z którego schodzą towary przy wysyłaniu SKU; puste = główny."),
+        "exempt_tax_kind": text_option("Podstawa zwolnienia (zw)",
+                                       "Przepis, np. „art. 43 ust. 1 pkt 29 lit. b ustawy o VAT”."),
+        "np_tax_kind": choice_option("Rodzaj „np”", "Puste = not_specified (nieokreślony).", [
+            ("export_service", "export_service – usługa poza UE"),
+            ("export_service_eu", "export_service_eu – usługa w UE (art. 100)"),
+            ("not_specified", "not_specified – nieokreślony"),
+        ]),
+        "gov_save_and_send": bool_option("Wysyłaj do KSeF po zapisaniu",
+                                         "Fakturownia od razu wyśle zapisaną fakturę do KSeF."),
     }
     secret_params: ClassVar[frozenset[str]] = frozenset({"api_token"})
 
@@ -105,6 +136,9 @@ class FakturowniaProvider(Provider):
                 )
             self.base_url = f"https://{self.account_prefix}.fakturownia.pl"
         self._product_ids: dict[str, int] | None = None
+        self._clock = time.monotonic
+        # What the journal should know about the last document sent (e.g. a SKU sent unlinked).
+        self.notes: list[str] = []
 
     def secret_values(self) -> list[str]:
         # The bare token (before "/prefix") must not leak either.
@@ -175,6 +209,12 @@ class FakturowniaProvider(Provider):
                     )
                 raise ValidationRejected(field_errors_message("Fakturownia odrzuciła dokument", field_errors),
                                          field_errors)
+            if re.search(r"\boid\b", _message_text(message), re.IGNORECASE):
+                # The duplicate's exact shape is [UNCONFIRMED] (contract §10): a plain-text message
+                # naming the oid is taken for the same refusal as `message.oid`.
+                raise DuplicateReference(
+                    f"Fakturownia: dokument o tym identyfikatorze (oid) już istnieje: {detail}", {"oid": [detail]}
+                )
             raise ValidationRejected(f"Fakturownia odrzuciła dokument: {detail or 'błąd walidacji'}", {})
         raise ProviderError(f"Fakturownia: HTTP {status}: {detail or 'nieoczekiwana odpowiedź'}")
 
@@ -222,16 +262,30 @@ class FakturowniaProvider(Provider):
     def list_payment_types(self) -> list[Choice]:
         return list(mapping.PAYMENT_TYPES)
 
-    def product_ids(self) -> dict[str, int]:
-        """SKU (product `code`) → product id, read once per adapter instance."""
-        if self._product_ids is None:
-            ids: dict[str, int] = {}
-            for product in self._pages("/products.json", {}):
-                code = str(product.get("code") or "").strip()
-                if code and code not in ids and product.get("id") is not None:
-                    ids[code] = product["id"]
-            self._product_ids = ids
-        return self._product_ids
+    def _account(self) -> tuple:
+        return (self.base_url, hashlib.sha256(self.api_token.encode("utf-8")).hexdigest())
+
+    def product_ids(self, skus: Iterable[str] = ()) -> dict[str, int]:
+        """SKU (product `code`) → product id: the account's catalogue, shared for `PRODUCTS_TTL`,
+        read once per adapter at most."""
+        if self._product_ids is not None:
+            return self._product_ids
+        with _shared_lock:
+            entry = _shared_products.get(self._account())
+        if entry is not None:
+            age = self._clock() - entry[0]
+            if age <= PRODUCTS_TTL and (age <= PRODUCTS_MISS_TTL or all(s in entry[1] for s in skus)):
+                self._product_ids = entry[1]
+                return self._product_ids
+        ids: dict[str, int] = {}
+        for product in self._pages("/products.json", {}):
+            code = str(product.get("code") or "").strip()
+            if code and code not in ids and product.get("id") is not None:
+                ids[code] = product["id"]
+        with _shared_lock:
+            _shared_products[self._account()] = (self._clock(), ids)
+        self._product_ids = ids
+        return ids
 
     # ------------------------------------------------------------------ documents
 
@@ -241,9 +295,20 @@ class FakturowniaProvider(Provider):
     def build_payload(self, doc: HubDocument, settings: ExportSettings) -> dict:
         """The request body without the token (useful for previews and tests)."""
         opts = self._options(settings)
-        product_ids = self.product_ids() if settings.send_sku else {}
+        product_ids: dict[str, int] = {}
+        self.notes = []
+        if settings.send_sku:
+            skus = list(dict.fromkeys(line.sku for line in mapping.document_lines(doc) if line.sku))
+            product_ids = self.product_ids(skus) if skus else {}
+            unknown = [sku for sku in skus if sku not in product_ids]
+            if unknown:
+                # [UNCONFIRMED] whether a bare `code` is matched to a product (§11): say so in the journal.
+                self.notes.append(
+                    "SKU spoza katalogu produktów Fakturowni: " + ", ".join(unknown)
+                    + " – wysłano sam kod, bez powiązania z produktem (stan magazynu może się nie zmienić)."
+                )
         body: dict = {"invoice": mapping.build_invoice(doc, settings, opts, product_ids)}
-        if opts.get("gov_save_and_send"):
+        if option_on(opts.get("gov_save_and_send")):
             body["gov_save_and_send"] = True
         return body
 
@@ -277,7 +342,9 @@ class FakturowniaProvider(Provider):
         return self.fetch_document(str(match["id"]))
 
     def fetch_document(self, remote_id: str) -> RemoteDocument:
-        data = self._call("GET", f"/invoices/{path_id(remote_id)}.json")
+        # `correction_positions=full` [DOC §5] makes a correction carry its after-state rows, the
+        # figures the hub compares with; other kinds ignore it.
+        data = self._call("GET", f"/invoices/{path_id(remote_id)}.json", params={"correction_positions": "full"})
         if not isinstance(data, dict) or data.get("id") is None:
             raise ProviderError("Fakturownia: nieoczekiwana odpowiedź dla dokumentu.")
         return mapping.parse_invoice(data, self.base_url)

@@ -96,8 +96,19 @@ def default_payment_type(shop_name: str) -> str | None:
 # --------------------------------------------------------------------------- buyer
 
 
+def anonymous(buyer: Party) -> bool:
+    """A consumer the shop knows no name of (a receipt's usual buyer)."""
+    return not buyer.is_company and not display_name(buyer) and not buyer.tax_id.strip()
+
+
 def buyer_fields(buyer: Party) -> dict:
-    fields: dict = {"buyer_company": buyer.is_company, "buyer_name": display_name(buyer)}
+    if anonymous(buyer):
+        # A receipt names no buyer (KSeF's buyer rules are for invoices, §12): send no empty names.
+        fields: dict = {"buyer_company": False}
+        fields.update({f"buyer_{name}": getattr(buyer, name) for name in ("street", "post_code", "city", "email",
+                                                                          "phone") if getattr(buyer, name).strip()})
+        return fields
+    fields = {"buyer_company": buyer.is_company, "buyer_name": display_name(buyer)}
     if buyer.is_company:
         tax_no, kind = classify_tax_id(buyer)
         if tax_no:
@@ -301,7 +312,8 @@ def preflight(doc: HubDocument, settings: ExportSettings, options: dict | None =
     if doc.kind not in KIND_MAP:
         return [checks.unknown_kind(doc.kind)]
 
-    problems = _buyer_problems(doc.buyer)
+    # A receipt may go without a buyer: the service asks for one only on invoices.
+    problems = [] if doc.kind == "receipt" and anonymous(doc.buyer) else _buyer_problems(doc.buyer)
 
     notes = doc.notes.strip()
     problems += checks.found(
@@ -334,16 +346,40 @@ def preflight(doc: HubDocument, settings: ExportSettings, options: dict | None =
 # --------------------------------------------------------------------------- responses
 
 
+def _after_states(positions: list[dict]) -> list[dict] | None:
+    """The after-state rows of a correction read with `correction_positions=full` [DOC §5]: nested
+    in each outer `kind: "correction"` position, or (seen in some answers) listed beside them.
+    None when the answer is not a correction's; [] when it is one but carries no after-state."""
+    outer = [p for p in positions if isinstance(p, dict) and p.get("kind") == "correction"]
+    listed = [p for p in positions if isinstance(p, dict) and p.get("kind") == "correction_after"]
+    if not outer and not listed:
+        return None
+    nested = [p["correction_after_attributes"] for p in outer
+              if isinstance(p.get("correction_after_attributes"), dict)]
+    return nested or listed
+
+
+def _gross_sums(rows: list[dict]) -> dict[str, Decimal]:
+    sums: dict[str, Decimal] = {}
+    for row in rows:
+        rate = normalise_rate(row.get("tax"), NP_ALIASES)
+        sums[rate] = sums.get(rate, Decimal(0)) + (decimal_or_none(row.get("total_price_gross")) or Decimal(0))
+    return sums
+
+
 def totals_from_positions(positions: list[dict]) -> tuple[RateTotal, ...]:
     """Per-rate totals of a gross-priced invoice as Polish invoices print them: the rate's gross
-    is the sum of line grosses and its VAT is computed once from it (not summed per line)."""
-    sums: dict[str, Decimal] = {}
-    for position in positions:
-        if position.get("kind") in ("correction_before", "correction_after"):
-            continue
-        rate = normalise_rate(position.get("tax"), NP_ALIASES)
-        sums[rate] = sums.get(rate, Decimal(0)) + (decimal_or_none(position.get("total_price_gross")) or Decimal(0))
-    return rate_totals(sums)
+    is the sum of line grosses and its VAT is computed once from it (not summed per line).
+
+    A correction's outer positions carry the difference; the hub's totals of a correction are
+    those of its after-state lines, so the after-state rows are reported (as inFakt does). A
+    correction read without its after-state (no `correction_positions=full`) reports nothing
+    rather than a difference that would be taken for a mismatch."""
+    positions = [p for p in positions if isinstance(p, dict)]
+    after = _after_states(positions)
+    if after is not None:
+        return rate_totals(_gross_sums(after)) if after else ()
+    return rate_totals(_gross_sums([p for p in positions if p.get("kind") != "correction_before"]))
 
 
 def ksef_info(data: dict) -> KsefInfo | None:

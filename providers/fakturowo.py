@@ -32,6 +32,7 @@ from .base import (
     ExportSettings,
     HubDocument,
     NotSupported,
+    OptionField,
     OutcomeUnknown,
     Problem,
     Provider,
@@ -40,6 +41,10 @@ from .base import (
     RemoteDocument,
     TransientError,
     ValidationRejected,
+    bool_option,
+    choice_option,
+    int_option,
+    text_option,
 )
 
 DEFAULT_API_URL = "https://konto.fakturowo.pl/api"  # www.fakturowo.pl/api is the older address
@@ -116,52 +121,56 @@ class FakturowoProvider(Provider):
     default_limits = ProviderLimits(max_concurrency=1, requests=None, per_seconds=None, writes_only=False)
     vat_rates = frozenset({"23", "8", "5", "0", "zw", "np", "oo"})
     docs_url = "https://www.fakturowo.pl/pomoc/api-podstawowe-funkcje"
-    option_fields: ClassVar[dict[str, tuple[str, str]]] = {
-        "exemption_basis": (
+    option_fields: ClassVar[dict[str, OptionField]] = {
+        "exemption_basis": text_option(
             "Podstawa zwolnienia (zw)",
             ("Przepis drukowany przy stawce zw, gdy dokument go nie podaje, np. „art. 43 ust. 1 pkt 29 lit. b "
              "ustawy o VAT”."),
         ),
-        "exemption_basis_kind": (
+        "exemption_basis_kind": text_option(
             "Rodzaj podstawy zwolnienia",
             ("Kod Fakturowo (dokument_rodzaj_podstawa_zw) wysyłany z przepisem; domyślnie "
              f"{mapping.DEFAULT_EXEMPTION_BASIS_KIND}."),
+            max_length=10,
         ),
-        "bank_account": (
+        "bank_account": text_option(
             "Numer rachunku na fakturze",
             "Drukowany na dokumencie; puste = nie wysyłaj (Fakturowo użyje ustawień konta).",
         ),
-        "send_email": (
+        "send_email": bool_option(
             "Wysyłka e-mailem z Fakturowo",
-            "„1”, aby Fakturowo wysłało wystawiony dokument na e-mail nabywcy; domyślnie wyłączone.",
+            "Fakturowo wyśle wystawiony dokument na e-mail nabywcy.",
         ),
-        "unit_code_offset": (
+        "unit_code_offset": choice_option(
             "Kody jednostek",
-            ("Fakturowo przyjmuje jednostki jako liczby. „1” (domyślnie): 1 = usł., 2 = szt.; „0”: 0 = usł., "
-             "1 = szt. Sprawdź jednostkę na pierwszej wystawionej fakturze."),
+            ("Fakturowo przyjmuje jednostki jako liczby; puste = 1 = usł., 2 = szt. Sprawdź jednostkę na "
+             "pierwszej wystawionej fakturze."),
+            [("1", "1 = usł., 2 = szt."), ("0", "0 = usł., 1 = szt.")],
         ),
-        "units_as_text": (
+        "units_as_text": bool_option(
             "Jednostki jako tekst",
-            "„1”, aby wysyłać jednostkę tekstem (np. „szt”) zamiast kodu.",
+            "Wysyłaj jednostkę tekstem (np. „szt”) zamiast kodu.",
         ),
-        "line_suffix_style": (
+        "line_suffix_style": choice_option(
             "Numeracja pól pozycji",
-            ("Puste (domyślnie): produkt_nazwa_1, _2…; „plain_first”: pierwsza pozycja bez numeru "
-             "(produkt_nazwa, produkt_nazwa_2…). Zmień tylko, gdy Fakturowo gubi pozycje."),
+            ("Puste (domyślnie): produkt_nazwa_1, _2…. Zmień tylko, gdy Fakturowo gubi pozycje."),
+            [("plain_first", "pierwsza pozycja bez numeru (produkt_nazwa, produkt_nazwa_2…)")],
         ),
-        "list_columns": (
+        "list_columns": text_option(
             "Kolumny listy dokumentów",
             "Nazwy pól wiersza listy (api_zadanie=3) po przecinku; zmień tylko, gdy wyszukiwanie dokumentów "
             "nie działa. Domyślnie: " + ",".join(mapping.DEFAULT_LIST_COLUMNS[:9]) + ",….",
         ),
-        "find_by_fingerprint": (
+        "find_by_fingerprint": bool_option(
             "Odnajdywanie po danych dokumentu",
-            ("„0”, aby nie rozpoznawać dokumentu po dacie, kwocie i nabywcy. Przy numeracji Fakturowo to "
-             "jedyny sposób, by po zerwanym połączeniu nie wystawić dokumentu drugi raz."),
+            ("Rozpoznawaj dokument po dacie, kwocie i nabywcy. Przy numeracji Fakturowo to jedyny sposób, "
+             "by po zerwanym połączeniu nie wystawić dokumentu drugi raz."),
+            on=True,
         ),
-        "list_max_pages": (
+        "list_max_pages": int_option(
             "Strony listy przy wyszukiwaniu",
             f"Najwięcej stron listy dokumentów czytanych przy wyszukiwaniu; domyślnie {DEFAULT_MAX_PAGES}.",
+            maximum=10_000,
         ),
     }
     secret_params: ClassVar[frozenset[str]] = frozenset({"api_id"})

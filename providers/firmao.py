@@ -40,6 +40,7 @@ from .base import (
     ExportSettings,
     HubDocument,
     NotSupported,
+    OptionField,
     OutcomeUnknown,
     Problem,
     Provider,
@@ -47,9 +48,12 @@ from .base import (
     ProviderLimits,
     RemoteDocument,
     ValidationRejected,
+    choice_option,
     field_errors_message,
     json_or_none,
+    number_option,
     option_on,
+    text_option,
 )
 
 SERVICE_ROOT = "https://system.firmao.pl"
@@ -140,30 +144,35 @@ class FirmaoProvider(Provider):
     default_limits = ProviderLimits(max_concurrency=1, requests=5, per_seconds=5.0, writes_only=False)
     vat_rates = frozenset(mapping.VAT_RATES)
     docs_url = "https://github.com/FirmaoCRM/API"
-    option_fields: ClassVar[dict[str, tuple[str, str]]] = {
-        "exempt_basis": ("Podstawa zwolnienia (zw)",
-                         "Przepis drukowany w uwagach dokumentu, gdy dokument nie ma własnej podstawy."),
-        "extra_payment_types": ("Dodatkowe formy płatności",
-                                ("Kody przyjmowane przez Twoje konto poza CASH i TRANSFER, np. "
-                                "„CARD=Karta płatnicza; COD=Za pobraniem”.")),
-        "price_mode": ("Ceny pozycji", "gross (domyślnie: brutto, calculateFromGross) albo net (tylko netto)."),
-        "service_numbering": ("Numeracja Firmao",
-                              ("next (domyślnie: pobierz kolejny numer serii i wyślij go) albo omit "
-                              "(nie wysyłaj numeru – Firmao nada go sam).")),
-        "reference_custom_field": ("Pole na identyfikator huba",
-                                   "Np. custom5 – pole dodatkowe transakcji; puste = tylko opis transakcji."),
-        "receipt_type": ("Typ paragonu", "Wartość pola type dla paragonów (domyślnie RECEIPT)."),
-        "unknown_sku": ("SKU spoza katalogu",
-                        ("reject (domyślnie: wstrzymaj eksport) albo text (pozycja bez powiązania, "
-                        "bez ruchu magazynowego).")),
-        "warehouse_id": ("Magazyn (ID)", ("Magazyn, z którego schodzą towary przy przekazywaniu SKU; puste = "
-                                         "ustawienie Firmao.")),
-        "storage_state_update": ("Aktualizacja stanów", "Np. AUTO_UPDATE; puste = ustawienie Firmao."),
-        "issuing_person": ("Osoba wystawiająca", "Imię i nazwisko drukowane jako wystawca."),
-        "bank_account_id": ("Rachunek bankowy (ID)", "Rachunek firmy drukowany na dokumencie; puste = domyślny."),
-        "pdf_template": ("Szablon wydruku", "Nazwa szablonu PDF, gdy dokument go nie podaje (domyślnie Faktura)."),
-        "min_request_interval": ("Odstęp między zapytaniami (s)",
-                                 "Firmao odrzuca zbyt częste zapytania; domyślnie 1 s."),
+    option_fields: ClassVar[dict[str, OptionField]] = {
+        "exempt_basis": text_option("Podstawa zwolnienia (zw)",
+                                    "Przepis drukowany w uwagach dokumentu, gdy dokument nie ma własnej podstawy."),
+        "extra_payment_types": text_option("Dodatkowe formy płatności",
+                                           ("Kody przyjmowane przez Twoje konto poza CASH i TRANSFER, np. "
+                                            "„CARD=Karta płatnicza; COD=Za pobraniem”.")),
+        "price_mode": choice_option("Ceny pozycji", "Puste = gross (brutto, calculateFromGross).",
+                                    [("gross", "gross – brutto"), ("net", "net – tylko netto")]),
+        "service_numbering": choice_option("Numeracja Firmao", "Puste = next.", [
+            ("next", "next – pobierz kolejny numer serii i wyślij go"),
+            ("omit", "omit – nie wysyłaj numeru, Firmao nada go sam"),
+        ]),
+        "reference_custom_field": text_option("Pole na identyfikator huba",
+                                              "Np. custom5 – pole dodatkowe transakcji; puste = tylko opis transakcji."),
+        "receipt_type": text_option("Typ paragonu", "Wartość pola type dla paragonów (domyślnie RECEIPT)."),
+        "unknown_sku": choice_option("SKU spoza katalogu", "Puste = reject.", [
+            ("reject", "reject – wstrzymaj eksport"),
+            ("text", "text – pozycja bez powiązania, bez ruchu magazynowego"),
+        ]),
+        "warehouse_id": text_option("Magazyn (ID)", ("Magazyn, z którego schodzą towary przy przekazywaniu SKU; "
+                                                     "puste = ustawienie Firmao.")),
+        "storage_state_update": text_option("Aktualizacja stanów", "Np. AUTO_UPDATE; puste = ustawienie Firmao."),
+        "issuing_person": text_option("Osoba wystawiająca", "Imię i nazwisko drukowane jako wystawca."),
+        "bank_account_id": text_option("Rachunek bankowy (ID)",
+                                       "Rachunek firmy drukowany na dokumencie; puste = domyślny."),
+        "pdf_template": text_option("Szablon wydruku",
+                                    "Nazwa szablonu PDF, gdy dokument go nie podaje (domyślnie Faktura)."),
+        "min_request_interval": number_option("Odstęp między zapytaniami (s)",
+                                              "Firmao odrzuca zbyt częste zapytania; domyślnie 1 s.", maximum="60"),
     }
 
     def __init__(self, *args, **kwargs):

@@ -39,6 +39,7 @@ from .base import (
     ExportSettings,
     HubDocument,
     NotSupported,
+    OptionField,
     OutcomeUnknown,
     Problem,
     Provider,
@@ -47,9 +48,13 @@ from .base import (
     RemoteDocument,
     TransientError,
     ValidationRejected,
+    bool_option,
+    choice_option,
     field_errors_message,
     header_safe,
+    option_on,
     path_id,
+    text_option,
 )
 from .money import decimal_or_none, money_text
 
@@ -131,33 +136,39 @@ class IfirmaProvider(Provider):
     default_limits = ProviderLimits(max_concurrency=2, requests=100, per_seconds=60, writes_only=False)
     vat_rates = mapping.VAT_RATES
     docs_url = "https://api.ifirma.pl"
-    option_fields: ClassVar[dict[str, tuple[str, str]]] = {
-        "series_names": (
+    option_fields: ClassVar[dict[str, OptionField]] = {
+        "series_names": text_option(
             "Serie numeracji iFirma",
             ("Nazwy serii z iFirma, oddzielone przecinkami (API nie udostępnia ich listy); "
              "po zapisaniu odśwież listę serii i przypisz je seriom huba."),
         ),
-        "default_payment_type": (
+        "default_payment_type": choice_option(
             "Sposób zapłaty dla nieznanych nazw",
-            ("Kod iFirma (np. PRZ, KAR, ELE) dla płatności, których nazwy integracja nie rozpoznaje; "
-             "puste = takie dokumenty czekają na przypisanie płatności."),
+            ("Dla płatności, których nazwy integracja nie rozpoznaje; puste = takie dokumenty czekają "
+             "na przypisanie płatności."),
+            [(c.id, f"{c.id} – {c.name}") for c in mapping.PAYMENT_TYPES],
         ),
-        "exemption_basis": (
+        "exemption_basis": text_option(
             "Podstawa prawna zwolnienia (zw)",
             "Do 30 znaków, np. „Art. 113 ust. 1” albo „Art. 43 ust. 1 pkt 29 lit. a”.",
+            max_length=30,
         ),
-        "recipient_signature": (
+        "recipient_signature": choice_option(
             "Podpis odbiorcy",
-            "BPO (domyślnie: bez podpisu odbiorcy), BWO (bez podpisów), OUP lub UPO.",
+            "Puste = BPO (bez podpisu odbiorcy).",
+            [("BPO", "BPO – bez podpisu odbiorcy"), ("BWO", "BWO – bez podpisów"),
+             ("OUP", "OUP – osoba upoważniona do odbioru"), ("UPO", "UPO – upoważnienie")],
         ),
-        "amount_filter": (
+        "amount_filter": bool_option(
             "Filtr kwoty przy wyszukiwaniu",
-            ("Domyślnie tak: lista faktur jest zawężana parametrami kwotaOd/kwotaDo do kwoty brutto; "
-             "„0”, gdyby iFirma porównywała tam inną kwotę."),
+            ("Lista faktur jest zawężana parametrami kwotaOd/kwotaDo do kwoty brutto; wyłącz, gdyby "
+             "iFirma porównywała tam inną kwotę."),
+            on=True,
         ),
-        "np_rate_type": (
+        "np_rate_type": text_option(
             "Typ stawki dla „np”",
             "Domyślnie NP (kod niepotwierdzony w dokumentacji iFirma) – zmień, jeśli iFirma go odrzuca.",
+            max_length=10,
         ),
     }
 
@@ -203,10 +214,11 @@ class IfirmaProvider(Provider):
         raw = serialize(payload) if payload is not None else b""
         headers = {
             "Accept": "application/pdf" if pdf else "application/json",
+            # On every request, reads too: iFirma answers code 102 ("missing or wrong request content
+            # type") to one without it [DOC], as its official plugin always sends it.
+            "Content-Type": "application/json; charset=UTF-8",
             "Authentication": self.authentication(self.base_url + full_path, key_name, raw),
         }
-        if payload is not None:
-            headers["Content-Type"] = "application/json; charset=UTF-8"
         response = self._send(method, full_path, params=params, json=payload, headers=headers)
         return self._read(response, method, key_name, pdf)
 
@@ -381,7 +393,7 @@ class IfirmaProvider(Provider):
         # dataDo one day later in case the range end is exclusive; the date is checked per record.
         params = {"dataOd": issue_date, "dataDo": (doc.issue_date + timedelta(days=1)).isoformat(),
                   "typ": resource.list_type}
-        if _flag(self.options.get("amount_filter"), default=True):
+        if option_on(self.options.get("amount_filter"), default=True):
             # [UNCONFIRMED] that kwotaOd/kwotaDo compare the gross amount; the option turns it off.
             gross = money_text(doc.total_gross)
             params.update(kwotaOd=gross, kwotaDo=gross)
@@ -417,14 +429,6 @@ class IfirmaProvider(Provider):
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _flag(value: Any, default: bool) -> bool:
-    """An on/off option as typed in the settings form: empty = default, "0"/"nie"/"false" = off."""
-    text = str(value if value is not None else "").strip().lower()
-    if not text:
-        return default
-    return text not in ("0", "nie", "no", "false", "off")
 
 
 def newest_first(ids: list[str]) -> list[str]:

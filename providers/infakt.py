@@ -33,6 +33,7 @@ from .base import (
     ExportSettings,
     HubDocument,
     NotSupported,
+    OptionField,
     OutcomeUnknown,
     Problem,
     Provider,
@@ -41,11 +42,15 @@ from .base import (
     RemoteDocument,
     TransientError,
     ValidationRejected,
+    bool_option,
+    choice_option,
     field_errors_message,
     header_safe,
     json_or_none,
+    number_option,
     path_id,
     retry_after,
+    text_option,
 )
 from .parties import POLISH_NIP, classify_tax_id
 
@@ -97,30 +102,34 @@ class InfaktProvider(Provider):
     throttle_statuses = frozenset({429, 503})  # 503 is how inFakt says "too many requests" as well
     vat_rates = mapping.VAT_SYMBOLS
     docs_url = "https://github.com/infakt/API"
-    option_fields: ClassVar[dict[str, tuple[str, str]]] = {
-        "vat_exemption_reason": (
+    option_fields: ClassVar[dict[str, OptionField]] = {
+        "vat_exemption_reason": text_option(
             "Przyczyna zwolnienia z VAT (ID)",
             "Dla pozycji „zw”: ID przyczyny zwolnienia z listy inFakt (Ustawienia → Zwolnienia z VAT).",
         ),
-        "send_to_ksef": (
+        "send_to_ksef": bool_option(
             "Wysyłaj do KSeF",
-            "„1”, aby inFakt od razu wysłał dokument do KSeF (wymaga połączenia z KSeF).",
+            "inFakt od razu wyśle dokument do KSeF (wymaga połączenia z KSeF).",
         ),
-        "unpaid_status": (
+        "unpaid_status": choice_option(
             "Status faktury nieopłaconej",
-            "Puste = szkic; „printed” = od razu w księgach; „sent” = oznaczona jako wysłana.",
+            "Puste = szkic.",
+            [("draft", "draft – szkic"), ("printed", "printed – od razu w księgach"),
+             ("sent", "sent – oznaczona jako wysłana")],
         ),
-        "correction_reason": (
+        "correction_reason": text_option(
             "Symbol przyczyny korekty",
             "Symbol inFakt, domyślnie „other”; opis przyczyny z huba trafia do uwag korekty.",
+            max_length=50,
         ),
-        "send_client_email": (
+        "send_client_email": bool_option(
             "Przekazuj e-mail nabywcy",
-            "„1”, aby dopisać e-mail nabywcy do faktury (pole spoza oficjalnej dokumentacji inFakt).",
+            "Dopisuj e-mail nabywcy do faktury (pole spoza oficjalnej dokumentacji inFakt).",
         ),
-        "poll_max_wait": (
+        "poll_max_wait": number_option(
             "Czas oczekiwania na utworzenie (s)",
             "Jak długo czekać, aż inFakt utworzy dokument, zanim eksport przejdzie w uzgadnianie (domyślnie 30).",
+            maximum="600",
         ),
     }
 

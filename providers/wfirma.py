@@ -40,6 +40,7 @@ from .base import (
     ExportSettings,
     HubDocument,
     NotSupported,
+    OptionField,
     OutcomeUnknown,
     Party,
     Problem,
@@ -49,10 +50,15 @@ from .base import (
     RemoteDocument,
     TransientError,
     ValidationRejected,
+    bool_option,
+    choice_option,
     field_errors_message,
     header_safe,
+    int_option,
+    number_option,
     path_id,
     retry_after,
+    text_option,
 )
 from .parties import EU_VAT_ID, POLISH_NIP, classify_tax_id
 
@@ -138,41 +144,45 @@ class WfirmaProvider(Provider):
     vat_rates = frozenset({"23", "8", "5", "0", "zw", "np", "oo"})
     docs_url = "https://doc.wfirma.pl"
     # Service-specific settings (Configuration section): key -> (label, help). Values are text.
-    option_fields: ClassVar[dict[str, tuple[str, str]]] = {
-        "invoice_type": (
-            "Rodzaj faktury",
-            "normal = Faktura VAT (domyślnie), bill = Faktura bez VAT (dla niepłatników VAT).",
+    option_fields: ClassVar[dict[str, OptionField]] = {
+        "invoice_type": choice_option(
+            "Rodzaj faktury", "Puste = normal (Faktura VAT).",
+            [("normal", "normal – Faktura VAT"), ("bill", "bill – Faktura bez VAT (dla niepłatników VAT)")],
         ),
-        "receipt_type": (
-            "Rodzaj paragonu",
-            ("receipt_normal = paragon niefiskalny z PDF (domyślnie), receipt_fiscal_normal = paragon "
-             "fiskalny (wFirma nie daje do niego PDF), receipt_bill / receipt_fiscal_bill = bez VAT."),
+        "receipt_type": choice_option(
+            "Rodzaj paragonu", "Puste = receipt_normal (paragon niefiskalny z PDF).",
+            [("receipt_normal", "receipt_normal – paragon niefiskalny z PDF"),
+             ("receipt_fiscal_normal", "receipt_fiscal_normal – paragon fiskalny (wFirma nie daje do niego PDF)"),
+             ("receipt_bill", "receipt_bill – paragon bez VAT"),
+             ("receipt_fiscal_bill", "receipt_fiscal_bill – paragon fiskalny bez VAT")],
         ),
-        "contractor_match": (
-            "Kontrahent",
-            ("nip = użyj istniejącego kontrahenta wFirma o tym NIP, gdy ma te same dane (domyślnie); "
-             "never = zawsze wysyłaj dane z zamówienia."),
+        "contractor_match": choice_option(
+            "Kontrahent", "Puste = nip.",
+            [("nip", "nip – użyj istniejącego kontrahenta wFirma o tym NIP, gdy ma te same dane"),
+             ("never", "never – zawsze wysyłaj dane z zamówienia")],
         ),
-        "unknown_sku": (
-            "SKU spoza katalogu",
-            ("reject = odrzuć dokument, gdy produktu o tym kodzie nie ma w wFirma (domyślnie); "
-             "unlinked = wyślij pozycję bez powiązania z produktem."),
+        "unknown_sku": choice_option(
+            "SKU spoza katalogu", "Puste = reject.",
+            [("reject", "reject – odrzuć dokument, gdy produktu o tym kodzie nie ma w wFirma"),
+             ("unlinked", "unlinked – wyślij pozycję bez powiązania z produktem")],
         ),
-        "warehouse_id": (
+        "warehouse_id": int_option(
             "Magazyn (ID)",
             "Magazyn wFirma, z którego schodzą towary przy wysyłaniu SKU; puste = aktywny magazyn.",
         ),
-        "exemption_basis": (
+        "exemption_basis": text_option(
             "Podstawa zwolnienia (zw)",
             "Dopisywana do uwag, gdy dokument nie ma własnej, np. „art. 43 ust. 1 pkt 29 lit. b ustawy o VAT”.",
         ),
-        "require_street": (
+        "require_street": bool_option(
             "Wymagaj ulicy nabywcy",
-            "1 = tak (domyślnie; wFirma zgłasza brak ulicy), 0 = nie.",
+            "wFirma zgłasza brak ulicy nabywcy.",
+            on=True,
         ),
-        "limit_retry_after": (
+        "limit_retry_after": number_option(
             "Przerwa po limicie zapytań (s)",
             "Ile sekund czekać po „TOTAL REQUESTS LIMIT EXCEEDED”; domyślnie 60.",
+            maximum="3600",
         ),
     }
 

@@ -29,5 +29,17 @@ def test_connect_in_the_dashboard(page: Page, merchant_user, sandbox_url, key, c
     expect(page.get_by_text("połączono", exact=True)).to_be_visible(timeout=15_000)
     if not PROVIDERS[key].capabilities.numbering_series:
         expect(page.locator("#series-section")).to_contain_text("nie ma serii numeracji")
+    if not PROVIDERS[key].capabilities.sku:  # Fakturowo, iFirma: no stock, so no SKU checkbox either
+        expect(page.locator("#config-section")).to_contain_text(
+            f"{PROVIDERS[key].display_name} nie prowadzi magazynu")
+        expect(page.locator('#config-section input[name="send_sku"]')).to_have_count(0)
+    # Every service option is there, entered as its kind says.
+    for name, spec in PROVIDERS[key].option_specs().items():
+        field = page.locator(f'#config-section [name="option.{name}"]')
+        expect(field).to_have_count(1)
+        if spec.kind == "choice":
+            assert field.evaluate("el => el.tagName") == "SELECT"
+        elif spec.kind != "text":
+            expect(field).to_have_attribute("type", "checkbox" if spec.kind == "bool" else "number")
     page.screenshot(path=artifacts_dir / f"connected_{key}.png", full_page=True)
     assert console_problems == []

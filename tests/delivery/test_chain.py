@@ -162,6 +162,7 @@ def test_correction_is_passed_once_to_fakturownia(app, browser, fakturownia):
     run_jobs(app)
     exports = db.session.scalars(db.select(Export).where(Export.document_id == correction_id)).all()
     assert len(exports) == 1 and exports[0].state == "fetched"
+    assert exports[0].totals_mismatch is None  # the service's after-state totals equal the hub's
     assert fakturownia.stored(reference) == 1
     page = browser.get(f"/documents/{correction_id}").get_data(as_text=True)
     assert exports[0].remote_number in page

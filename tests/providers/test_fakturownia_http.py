@@ -7,7 +7,7 @@ transport-error mapping is exercised against what `requests` really raises.
 import json
 import socket
 import traceback
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from email.utils import format_datetime
 
@@ -28,10 +28,10 @@ from providers.base import (
     TransientError,
     ValidationRejected,
 )
-from providers.fakturownia import FakturowniaProvider
+from providers.fakturownia import FakturowniaProvider, clear_shared_cache
 from providers.fakturownia_mapping import build_invoice
 
-from .factories import TOKEN, company_buyer, make_correction, make_doc, make_line, settings
+from .factories import TOKEN, company_buyer, consumer_buyer, make_correction, make_doc, make_line, settings
 
 BASE = "https://acme.fakturownia.pl"
 PUBLIC_TOKEN = "chxfYsCys5BEKOmiPMO"
@@ -41,6 +41,13 @@ PUBLIC_TOKEN = "chxfYsCys5BEKOmiPMO"
 def api():
     with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
         yield mock
+
+
+@pytest.fixture(autouse=True)
+def fresh_catalogue_cache():
+    clear_shared_cache()
+    yield
+    clear_shared_cache()
 
 
 @pytest.fixture
@@ -160,6 +167,150 @@ def test_create_posts_the_invoice_with_token_in_the_body(api, adapter):
     assert sent.headers["Content-Type"] == "application/json"
 
 
+COMPANY = {"buyer_company": True, "buyer_name": "Hurtownia Żółw Sp. z o.o.", "buyer_tax_no": "6272616681",
+           "buyer_tax_no_kind": "", "buyer_street": "ul. Świętokrzyska 12", "buyer_post_code": "00-916",
+           "buyer_city": "Łódź", "buyer_country": "PL", "buyer_email": "zakupy@zolw.example"}
+HEAD = {"kind": "vat", "oid": "IB-12-3456", "oid_unique": "yes", "issue_date": "2025-05-14", "sell_date": "2025-05-13"}
+TRANSFER_DUE = {"payment_type": "transfer", "payment_to": "2025-05-28", "payment_to_kind": "other_date"}
+MUG = {"name": "Kubek ceramiczny", "quantity": "1", "quantity_unit": "szt", "price_gross": "10.00",
+       "total_price_gross": "10.00", "tax": 23}
+ANONYMOUS = consumer_buyer(name="", first_name="", last_name="", email="", phone="", street="", post_code="", city="")
+
+MAPPING_CASES = {
+    "receipt without a buyer": (
+        make_doc(kind="receipt", reference="IB-12-PAR1", number="PAR/3/05/2025", buyer=ANONYMOUS,
+                 hide_payment_date=True, payment_due=None, payment_method="Karta", paid=True,
+                 paid_date=date(2025, 5, 14), lines=[make_line("Herbata", "2", "18.50", "5")]),
+        settings(), {},
+        {"kind": "receipt", "oid": "IB-12-PAR1", "oid_unique": "yes", "issue_date": "2025-05-14",
+         "sell_date": "2025-05-13", "payment_type": "card", "payment_to_kind": "off", "status": "paid",
+         "paid": "37.00", "paid_date": "2025-05-14", "currency": "PLN", "buyer_company": False,
+         "positions": [{"name": "Herbata", "quantity": "2", "quantity_unit": "szt", "price_gross": "18.50",
+                        "total_price_gross": "37.00", "tax": 5}]},
+    ),
+    "hub numbering": (
+        make_doc(), settings(numbering="hub"), {},
+        {**HEAD, "number": "FV/7/05/2025", **TRANSFER_DUE, "currency": "PLN", **COMPANY, "positions": [MUG]},
+    ),
+    "series linked": (
+        make_doc(), settings(series_id="17"), {},
+        {**HEAD, "department_id": 17, **TRANSFER_DUE, "currency": "PLN", **COMPANY, "positions": [MUG]},
+    ),
+    "series do not pass": (
+        make_doc(), settings(series_id=None), {},
+        {**HEAD, **TRANSFER_DUE, "currency": "PLN", **COMPANY, "positions": [MUG]},
+    ),
+    "mapped payment type": (
+        make_doc(payment_method="Przelewy24"), settings(payment_type="payu"), {},
+        {**HEAD, **TRANSFER_DUE, "payment_type": "payu", "currency": "PLN", **COMPANY, "positions": [MUG]},
+    ),
+    "payment date omitted": (
+        make_doc(hide_payment_date=True), settings(), {},
+        {**HEAD, "payment_type": "transfer", "payment_to_kind": "off", "currency": "PLN", **COMPANY,
+         "positions": [MUG]},
+    ),
+    "EUR with exchange rate": (
+        make_doc(currency="EUR", exchange_rate=Decimal("4.2718"), lines=[make_line("Mug", "3", "12.30", "23")]),
+        settings(), {},
+        {**HEAD, **TRANSFER_DUE, "currency": "EUR", "exchange_currency": "PLN", "exchange_kind": "own",
+         "exchange_currency_rate": "4.2718", **COMPANY,
+         "positions": [{"name": "Mug", "quantity": "3", "quantity_unit": "szt", "price_gross": "12.30",
+                        "total_price_gross": "36.90", "tax": 23}]},
+    ),
+    "zw np oo rates": (
+        make_doc(exemption_basis="art. 43 ust. 1 pkt 29 lit. a ustawy o VAT",
+                 lines=[make_line("Szkolenie", "1", "250.00", "zw"), make_line("Usługa poza Polską", "1", "80.00", "np"),
+                        make_line("Stal", "1", "300.00", "oo")]),
+        settings(), {"np_tax_kind": "export_service"},
+        {**HEAD, **TRANSFER_DUE, "currency": "PLN", **COMPANY,
+         "exempt_tax_kind": "art. 43 ust. 1 pkt 29 lit. a ustawy o VAT", "np_tax_kind": "export_service",
+         "reverse_charge": True,
+         "positions": [
+             {"name": "Szkolenie", "quantity": "1", "quantity_unit": "szt", "price_gross": "250.00",
+              "total_price_gross": "250.00", "tax": "zw"},
+             {"name": "Usługa poza Polską", "quantity": "1", "quantity_unit": "szt", "price_gross": "80.00",
+              "total_price_gross": "80.00", "tax": "np"},
+             {"name": "Stal", "quantity": "1", "quantity_unit": "szt", "price_gross": "300.00",
+              "total_price_gross": "300.00", "tax": "oo"}]},
+    ),
+    "consumer buyer": (
+        make_doc(buyer=consumer_buyer()), settings(), {},
+        {**HEAD, **TRANSFER_DUE, "currency": "PLN", "buyer_company": False, "buyer_name": "Małgorzata Wójcik",
+         "buyer_first_name": "Małgorzata", "buyer_last_name": "Wójcik", "buyer_street": "ul. Źródlana 3/5",
+         "buyer_post_code": "30-001", "buyer_city": "Kraków", "buyer_country": "PL",
+         "buyer_email": "gosia@example.pl", "buyer_phone": "+48600100200", "positions": [MUG]},
+    ),
+    "SKU on": (
+        make_doc(lines=[make_line("Kubek", "2", "29.99", "23", sku="SKU-001")]), settings(send_sku=True),
+        {"warehouse_id": "3"},
+        {**HEAD, **TRANSFER_DUE, "currency": "PLN", **COMPANY, "warehouse_id": 3,
+         "positions": [{"name": "Kubek", "quantity": "2", "quantity_unit": "szt", "price_gross": "29.99",
+                        "total_price_gross": "59.98", "tax": 23, "code": "SKU-001", "product_id": 900001}]},
+    ),
+}
+
+
+@pytest.mark.parametrize("doc, export, options, invoice", MAPPING_CASES.values(), ids=list(MAPPING_CASES))
+def test_the_service_receives_exactly_this_body(api, log, doc, export, options, invoice):
+    if export.send_sku:
+        api.get(f"{BASE}/products.json", match=[token_query(page=1, per_page=100)],
+                json=[{"id": 900001, "code": "SKU-001"}, {"id": 900002, "code": "SKU-002"}])
+    api.post(f"{BASE}/invoices.json", match=[matchers.json_params_matcher({"api_token": TOKEN, "invoice": invoice})],
+             status=201, json=invoice_json(oid=doc.reference))
+    adapter = FakturowniaProvider({"api_token": TOKEN, "account_prefix": "acme"}, options=options,
+                                  request_log=log.append)
+
+    assert adapter.create_document(doc, export).remote_id == "4321"
+
+
+@pytest.mark.parametrize("value, sent", [("1", True), ("0", False), ("", False), ("tak", True), ("nie", False)])
+def test_gov_save_and_send_is_sent_only_when_the_option_is_on(api, log, value, sent):
+    expected = {"api_token": TOKEN, "invoice": build_invoice(make_doc(), settings())}
+    if sent:
+        expected["gov_save_and_send"] = True
+    api.post(f"{BASE}/invoices.json", match=[matchers.json_params_matcher(expected)], status=201, json=invoice_json())
+    adapter = FakturowniaProvider({"api_token": TOKEN, "account_prefix": "acme"},
+                                  options={"gov_save_and_send": value}, request_log=log.append)
+    adapter.create_document(make_doc(), settings())
+
+
+def test_catalogue_is_read_once_per_account_across_adapters_and_a_sku_outside_it_is_noted(api, log):
+    api.get(f"{BASE}/products.json", match=[token_query(page=1, per_page=100)], json=[{"id": 7, "code": "SKU-001"}])
+    api.post(f"{BASE}/invoices.json", status=201, json=invoice_json())
+    known = make_doc(lines=[make_line("Kubek", sku="SKU-001")])
+
+    for _job in range(3):  # one adapter per job, as the worker makes them
+        adapter = FakturowniaProvider({"api_token": TOKEN, "account_prefix": "acme"}, request_log=log.append)
+        adapter.create_document(known, settings(send_sku=True))
+        assert adapter.notes == []
+    assert [c.request.method for c in api.calls].count("GET") == 1
+
+    other_account = FakturowniaProvider({"api_token": "other-token", "account_prefix": "acme"})
+    api.get(f"{BASE}/products.json", json=[])
+    other_account.create_document(known, settings(send_sku=True))
+    assert [c.request.method for c in api.calls].count("GET") == 2  # never another account's catalogue
+    assert other_account.notes == [("SKU spoza katalogu produktów Fakturowni: SKU-001 – wysłano sam kod, bez "
+                                     "powiązania z produktem (stan magazynu może się nie zmienić).")]
+    assert json.loads(api.calls[-1].request.body)["invoice"]["positions"][0] == {
+        "name": "Kubek", "quantity": "1", "quantity_unit": "szt", "price_gross": "10.00",
+        "total_price_gross": "10.00", "tax": 23, "code": "SKU-001"}
+
+
+def test_a_sku_missing_from_an_older_catalogue_reads_it_again(api, log):
+    api.get(f"{BASE}/products.json", json=[{"id": 7, "code": "SKU-001"}])
+    api.post(f"{BASE}/invoices.json", status=201, json=invoice_json())
+    first = FakturowniaProvider({"api_token": TOKEN, "account_prefix": "acme"})
+    first.create_document(make_doc(lines=[make_line(sku="SKU-001")]), settings(send_sku=True))
+    api.get(f"{BASE}/products.json", json=[{"id": 7, "code": "SKU-001"}, {"id": 8, "code": "SKU-NEW"}])
+
+    later = FakturowniaProvider({"api_token": TOKEN, "account_prefix": "acme"})
+    later._clock = lambda: first._clock() + 61  # past PRODUCTS_MISS_TTL, within PRODUCTS_TTL
+    later.create_document(make_doc(lines=[make_line(sku="SKU-NEW")]), settings(send_sku=True))
+
+    assert json.loads(api.calls[-1].request.body)["invoice"]["positions"][0]["product_id"] == 8
+    assert later.notes == []
+
+
 def test_create_refuses_a_document_that_fails_preflight_without_sending(api, adapter):
     doc = make_doc(buyer=company_buyer(tax_id="1234567890"))
     with pytest.raises(ValidationRejected) as err:
@@ -230,6 +381,25 @@ def test_422_on_oid_is_a_duplicate_reference(api, adapter):
         adapter.create_document(make_doc(), settings())
     assert isinstance(err.value, ValidationRejected)
     assert err.value.field_errors == {"oid": ["has already been taken"]}
+
+
+@pytest.mark.parametrize("message", [
+    "Oid has already been taken",
+    "oid - wartość jest już zajęta",
+    ["Numer zamówienia (oid) już istnieje"],
+])
+def test_422_whose_text_names_the_oid_is_a_duplicate_reference(api, adapter, message):
+    api.post(f"{BASE}/invoices.json", status=422, json={"code": "error", "message": message})
+    with pytest.raises(DuplicateReference) as err:
+        adapter.create_document(make_doc(), settings())
+    assert list(err.value.field_errors) == ["oid"]
+
+
+def test_422_text_that_merely_contains_the_letters_oid_is_not_a_duplicate(api, adapter):
+    api.post(f"{BASE}/invoices.json", status=422, json={"code": "error", "message": "Pole void jest złe"})
+    with pytest.raises(ValidationRejected) as err:
+        adapter.create_document(make_doc(), settings())
+    assert not isinstance(err.value, DuplicateReference)
 
 
 def test_429_is_transient_with_retry_after_in_seconds(api, adapter):
@@ -335,7 +505,7 @@ def test_read_timeout_after_a_post_is_an_unknown_outcome_and_after_a_get_is_tran
 def test_find_by_hub_number_checks_our_reference(api, adapter):
     api.get(f"{BASE}/invoices.json", match=[token_query(number="FV/7/05/2025", period="all")],
             json=[invoice_json(id=11, oid="SOMEONE-ELSE"), invoice_json(id=12, oid="IB-12-3456")])
-    api.get(f"{BASE}/invoices/12.json", match=[token_query()], json=invoice_json(id=12))
+    api.get(f"{BASE}/invoices/12.json", match=[token_query(correction_positions="full")], json=invoice_json(id=12))
     found = adapter.find_document(make_doc())
     assert found is not None and found.remote_id == "12"
 
@@ -372,7 +542,7 @@ def test_find_stops_when_the_service_ignores_the_page_parameter(api, adapter):
 
 
 def test_fetch_computes_totals_per_rate_from_positions(api, adapter):
-    api.get(f"{BASE}/invoices/4321.json", match=[token_query()], json=invoice_json())
+    api.get(f"{BASE}/invoices/4321.json", match=[token_query(correction_positions="full")], json=invoice_json())
     remote = adapter.fetch_document("4321")
     assert remote.totals == (
         RateTotal("23", Decimal("24.39"), Decimal("5.61"), Decimal("30.00")),
@@ -382,6 +552,34 @@ def test_fetch_computes_totals_per_rate_from_positions(api, adapter):
     assert remote.total_gross == Decimal("38.00")
     assert remote.status == "issued" and remote.ksef is None
     assert remote.raw["oid"] == "IB-12-3456"
+
+
+def _corrected(name, tax, before, after):
+    def state(gross, kind):
+        return {"name": name, "tax": tax, "quantity": "1", "total_price_gross": gross, "kind": kind}
+    difference = str(Decimal(after) - Decimal(before))
+    return {"name": name, "tax": tax, "quantity": "0", "total_price_gross": difference, "kind": "correction",
+            "correction_before_attributes": state(before, "correction_before"),
+            "correction_after_attributes": state(after, "correction_after")}
+
+
+def test_fetch_of_a_correction_reports_its_after_state_totals(api, adapter):
+    positions = [_corrected("Kubek", "23", "10.00", "5.00"), _corrected("Talerz", "23", "20.00", "20.00"),
+                 _corrected("Książka", "8", "5.00", "0.00")]
+    api.get(f"{BASE}/invoices/77.json", match=[token_query(correction_positions="full")],
+            json=invoice_json(id=77, kind="correction", price_gross="-10.00", positions=positions))
+    remote = adapter.fetch_document("77")
+    # 25.00 at 23 % after the correction; the 8 % line corrected to zero stays as a zero row.
+    assert remote.totals == (
+        RateTotal("23", Decimal("20.33"), Decimal("4.67"), Decimal("25.00")),
+        RateTotal("8", Decimal("0.00"), Decimal("0.00"), Decimal("0.00")),
+    )
+
+
+def test_a_correction_read_without_its_after_state_reports_no_totals(api, adapter):
+    outer = {"name": "Kubek", "tax": "23", "quantity": "0", "total_price_gross": "-5.00", "kind": "correction"}
+    api.get(f"{BASE}/invoices/77.json", json=invoice_json(id=77, kind="correction", positions=[outer]))
+    assert adapter.fetch_document("77").totals == ()  # never the difference, taken for a mismatch
 
 
 @pytest.mark.parametrize("fields, expected", [
@@ -433,7 +631,7 @@ def test_the_token_never_reaches_the_request_log_or_error_messages(api, log):
     assert [(s.method, s.path, s.status) for s in log] == [
         ("GET", "/departments.json", 200),
         ("POST", "/invoices.json", 422),
-        ("GET", "/invoices/4321.json", 200),
+        ("GET", "/invoices/4321.json?correction_positions=full", 200),
         ("GET", "/invoices/4321.pdf", 200),
     ]
     for summary in log:  # …but never kept

@@ -333,6 +333,23 @@ def test_check_connection_reads_the_month_with_the_subscriber_key_and_lists_with
     assert_signed(api.calls[1].request, "faktura", INVOICE_KEY)
 
 
+def test_every_request_declares_json_in_utf8_reads_and_pdfs_too(api, adapter):
+    json_utf8 = matchers.header_matcher({"Content-Type": "application/json; charset=UTF-8"})
+    api.get(f"{API}/abonent/miesiacksiegowy.json", match=[json_utf8], json=ok(MiesiacKsiegowy=3, RokKsiegowy=2026))
+    api.get(f"{API}/faktury.json", match=[json_utf8], json=refused(208, "Brak faktur"))
+    api.get(f"{API}/fakturakraj/1.json", match=[json_utf8], json=invoice_json())
+    api.get(f"{API}/fakturakraj/1.pdf", match=[json_utf8, matchers.header_matcher({"Accept": "application/pdf"})],
+            body=b"%PDF-1.4", content_type="application/pdf")
+    api.post(f"{API}/fakturakraj.json", match=[json_utf8], json=ok(Identyfikator=1))
+
+    adapter.check_connection()
+    adapter.fetch_document("1")
+    adapter.fetch_pdf("1")
+    adapter.create_document(make_doc(), settings())
+
+    assert {c.request.method for c in api.calls} == {"GET", "POST"}
+
+
 def test_check_connection_with_a_wrong_invoice_key(api, adapter):
     api.get(f"{API}/abonent/miesiacksiegowy.json", json=ok(MiesiacKsiegowy=3, RokKsiegowy=2026))
     api.get(f"{API}/faktury.json", json=refused(403, "Nieprawidłowy hash"))

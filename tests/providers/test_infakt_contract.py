@@ -358,6 +358,19 @@ def test_the_documented_write_limit_is_transient(sandbox_url):
     assert len(acct.documents()) == 1
 
 
+def test_503_as_the_write_limit_is_transient_and_stores_nothing(sandbox_url):
+    # The contract says "429 or 503" for too many requests: inFakt's 503 is a throttle, not an outage.
+    acct = make_account(sandbox_url, rate_limit_other=1, rate_limit_status=503)
+    provider = acct.provider()
+    provider.create_document(make_doc(reference="IB-R-1"), settings())
+
+    with pytest.raises(TransientError) as throttled:
+        provider.create_document(make_doc(reference="IB-R-2"), settings())
+
+    assert throttled.value.status == 503
+    assert len(acct.documents()) == 1
+
+
 def test_429_fault_is_transient_with_retry_after(account):
     account.set_faults(rate_429=1.0, retry_after=3)
     with pytest.raises(TransientError) as throttled:

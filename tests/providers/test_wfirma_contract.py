@@ -464,6 +464,43 @@ def test_blocking_status_codes_are_transient(account, code):
     account.set_options(forced_status=None)
 
 
+# The sandbox cannot force these four (its `forced_status` takes only the blocking codes), so each is
+# reached the way the real service gives it.
+def _access_denied(account):
+    account.provider(company_id="999999").create_document(make_doc(), settings())
+
+
+def _input_error(account):
+    account.provider()._call("POST", "invoices", "find", extra_params={"inputFormat": "yaml"})
+
+
+def _auth_limit(account):
+    for _attempt in range(5):
+        with pytest.raises(AuthenticationFailed):
+            account.provider(secret_key="not-the-secret").check_connection()
+    account.provider().check_connection()  # the right keys, but too late
+
+
+def _action_not_found(account):
+    account.provider()._call("POST", "no_such_module", "find")
+
+
+@pytest.mark.parametrize("code, reach, error", [
+    ("ACCESS DENIED", _access_denied, AuthenticationFailed),
+    ("INPUT ERROR", _input_error, ValidationRejected),
+    ("AUTH FAILED LIMIT WAIT 5 MINUTES", _auth_limit, AuthenticationFailed),
+    ("ACTION NOT FOUND", _action_not_found, ProviderError),
+])
+def test_refusal_codes_from_the_sandbox(account, code, reach, error):
+    with pytest.raises(error) as refused:
+        reach(account)
+
+    assert not isinstance(refused.value, TransientError)
+    words = {"AUTH FAILED LIMIT WAIT 5 MINUTES": "5 minut"}.get(code, code)
+    assert words in refused.value.message
+    assert account.documents() == []
+
+
 def test_request_limit_in_a_200_envelope_is_transient_with_a_default_wait(account):
     account.set_faults(rate_429=1.0)
     doc = make_doc()

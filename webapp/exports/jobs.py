@@ -251,7 +251,9 @@ def _send(export: Export) -> str:
         return _in_doubt(export, attempt, str(error))
     except ProviderError as error:
         return _reject(export, attempt, str(error), {})
-    return _mark_sent(export, attempt, remote, "Dokument utworzony w usłudze.")
+    # What the adapter noticed on the way (e.g. a SKU it could not link), kept in the journal.
+    notes = " ".join(getattr(provider, "notes", None) or ())
+    return _mark_sent(export, attempt, remote, "Dokument utworzony w usłudze." + (f" {notes}" if notes else ""))
 
 
 def _reconcile(export: Export) -> str:

@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm import contains_eager, load_only
 
 from providers import PROVIDERS
-from providers.base import FEATURES
+from providers.base import FEATURES, option_on
 
 from ..exports.bulk import BulkFilters, preview_bulk, progress, start_bulk
 from ..exports.services import ExportRefused, reconcile_export, refresh_export, retry_export
@@ -25,6 +25,7 @@ from .services import (
     IntegrationRefused,
     connect,
     last_exports,
+    limit_defaults,
     payment_names,
     refresh_choices,
     save_configuration,
@@ -199,25 +200,29 @@ def exports_section(integration_id: int):
     return render_template("integrations/_exports.html", integration=integration, **_exports_context(integration))
 
 
-def _config_context(integration: Integration, errors=None, saved=False) -> dict:
-    return {"cls": PROVIDERS[integration.provider], "config_errors": errors or {}, "config_saved": saved,
-            "form": EmptyForm()}
+def _config_context(integration: Integration, errors=None, saved=False, submitted=None) -> dict:
+    cls = PROVIDERS[integration.provider]
+    # After a refusal the merchant's own input is shown again, next to the errors.
+    return {"cls": cls, "config_errors": errors or {}, "config_saved": saved, "form": EmptyForm(),
+            "config_form": submitted if errors else None, "limit_defaults": limit_defaults(cls),
+            "option_on": option_on}
 
 
 @bp.route("/<int:integration_id>/config", methods=["GET", "POST"])
 @login_required
 def config_section(integration_id: int):
     integration = get_owned_or_404(Integration, integration_id)
-    errors, saved = {}, False
+    errors, saved, submitted = {}, False, None
     if request.method == "POST":
         _csrf_ok()
+        submitted = request.form.to_dict()
         try:
-            save_configuration(integration, request.form.to_dict())
+            save_configuration(integration, submitted)
             saved = True
         except IntegrationRefused as refused:
             errors = refused.errors
     return render_template("integrations/_config.html", integration=integration,
-                           **_config_context(integration, errors, saved))
+                           **_config_context(integration, errors, saved, submitted))
 
 
 def _series_context(integration: Integration, errors=None, saved=False, read_errors=None,

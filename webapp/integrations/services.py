@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -11,6 +12,7 @@ from rq import Queue
 from sqlalchemy.orm import joinedload, load_only
 
 from providers import PROVIDERS
+from providers.base import OptionField, option_on
 
 from ..crypto import decrypt_credentials, encrypt_credentials
 from ..extensions import db
@@ -128,29 +130,116 @@ def refresh_choices(integration: Integration) -> dict:
 
 
 CONFIG_FIELDS = ("numbering", "auto_export", "show_service_document", "send_sku")
+LIMIT_FIELDS = ("max_concurrency", "rate_requests", "rate_seconds")
+MAX_CONCURRENCY = 20  # parallel requests per account a merchant may allow where nothing is documented
+
+
+def clean_option(spec: OptionField, raw: str | None) -> tuple[str, str | None]:
+    """(value to store, error naming the field): "" keeps the service's default."""
+    value = (raw or "").strip()
+    if spec.kind == "bool":
+        # A checkbox: present = on. Off is stored only where the default is on.
+        on = option_on(value) if value else False
+        return ("1" if on else ("0" if spec.on else "")), None
+    if not value:
+        return "", None
+    if spec.kind == "choice":
+        match = next((c.id for c in spec.choices if c.id.lower() == value.lower()), None)
+        if match is None:
+            return value, _("%(label)s: wybierz jedną z podanych wartości.", label=spec.label)
+        return match, None
+    if spec.kind in ("int", "number"):
+        try:
+            number = Decimal(value.replace(",", "."))
+        except InvalidOperation:
+            number = None
+        if number is None or not number.is_finite() or (spec.kind == "int" and number != number.to_integral_value()):
+            return value, (_("%(label)s: podaj liczbę całkowitą.", label=spec.label) if spec.kind == "int"
+                           else _("%(label)s: podaj liczbę.", label=spec.label))
+        if spec.minimum is not None and number < spec.minimum:
+            return value, _("%(label)s: najmniej %(minimum)s.", label=spec.label, minimum=spec.minimum)
+        if spec.maximum is not None and number > spec.maximum:
+            return value, _("%(label)s: najwyżej %(maximum)s.", label=spec.label, maximum=spec.maximum)
+        return (str(int(number)) if spec.kind == "int" else format(number.normalize(), "f")), None
+    if len(value) > spec.max_length:
+        return value, _("%(label)s: najwyżej %(count)s znaków.", label=spec.label, count=spec.max_length)
+    return value, None
+
+
+def limit_defaults(cls) -> dict[str, int | float | None]:
+    """The contract's figures shown as the placeholders of the account's cap."""
+    limits = cls.default_limits
+    return {"max_concurrency": limits.max_concurrency, "rate_requests": limits.requests,
+            "rate_seconds": limits.per_seconds}
+
+
+def _clean_limits(cls, form: dict) -> tuple[dict[str, int | None], dict[str, str]]:
+    """The account's own cap: empty = the service's default; never above a documented limit."""
+    labels = {"max_concurrency": _("Równoległe zapytania"), "rate_requests": _("Limit zapytań"),
+              "rate_seconds": _("Okno limitu (s)")}
+    values: dict[str, int | None] = {}
+    errors: dict[str, str] = {}
+    for name in LIMIT_FIELDS:
+        raw = (form.get(name) or "").strip()
+        if not raw:
+            values[name] = None
+        elif not raw.isdecimal() or int(raw) < 1:
+            errors[name] = _("%(label)s: podaj dodatnią liczbę całkowitą.", label=labels[name])
+        else:
+            values[name] = int(raw)
+    if errors:
+        return values, errors
+    if values["max_concurrency"] is not None and values["max_concurrency"] > MAX_CONCURRENCY:
+        errors["max_concurrency"] = _("%(label)s: najwyżej %(maximum)s.", label=labels["max_concurrency"],
+                                      maximum=MAX_CONCURRENCY)
+    documented = cls.default_limits
+    requests = values["rate_requests"] or documented.requests
+    seconds = values["rate_seconds"] or documented.per_seconds
+    if (values["rate_requests"] or values["rate_seconds"]) and (requests is None or seconds is None):
+        missing = "rate_seconds" if values["rate_requests"] else "rate_requests"
+        errors[missing] = _("%(label)s: podaj oba pola limitu (liczbę zapytań i okno w sekundach).",
+                            label=labels[missing])
+    elif (documented.requests and documented.per_seconds and (values["rate_requests"] or values["rate_seconds"])
+          # The service documents its limit: a cap may be slower, never faster or burstier.
+          and (requests > documented.requests
+               or requests * documented.per_seconds > documented.requests * seconds)):
+        # The field at fault: too many requests, or (their number allowed) too short a window.
+        name = ("rate_requests" if values["rate_requests"] and (requests > documented.requests
+                                                                or not values["rate_seconds"])
+                else "rate_seconds")
+        errors[name] = _("%(label)s: %(service)s dopuszcza najwyżej %(requests)s zapytań na %(seconds)s s.",
+                         label=labels[name], service=cls.display_name, requests=documented.requests,
+                         seconds=f"{documented.per_seconds:g}")
+    return values, errors
 
 
 def save_configuration(integration: Integration, form: dict) -> None:
+    """The Configuration section: errors name the field and nothing is saved while one remains."""
     cls = PROVIDERS[integration.provider]
+    errors: dict[str, str] = {}
     numbering = form.get("numbering", "service")
     if numbering not in ("service", "hub"):
-        raise IntegrationRefused({"numbering": _("Wybierz numerację usługi albo huba.")})
-    errors = {f"option.{key}": _("Najwyżej 200 znaków.") for key in cls.option_fields
-              if len((form.get(f"option.{key}") or "").strip()) > 200}
+        errors["numbering"] = _("Wybierz numerację usługi albo huba.")
+    options = dict(integration.options or {})
+    for key, spec in cls.option_specs().items():
+        value, error = clean_option(spec, form.get(f"option.{key}"))
+        if error:
+            errors[f"option.{key}"] = error
+        elif value:
+            options[key] = value
+        else:
+            options.pop(key, None)
+    limits, limit_errors = _clean_limits(cls, form)
+    errors.update(limit_errors)
     if errors:
         raise IntegrationRefused(errors)
     integration.numbering = numbering
     integration.auto_export = form.get("auto_export") == "on"
     integration.show_service_document = form.get("show_service_document") == "on"
     integration.send_sku = cls.capabilities.sku and form.get("send_sku") == "on"
-    options = dict(integration.options or {})
-    for key in cls.option_fields:
-        value = (form.get(f"option.{key}") or "").strip()
-        if value:
-            options[key] = value
-        else:
-            options.pop(key, None)
     integration.options = options
+    for name, value in limits.items():
+        setattr(integration, name, value)
     if integration.auto_export:
         # One integration takes the automatic exports: the others switch to manual/bulk.
         db.session.execute(db.update(Integration).where(Integration.merchant_id == integration.merchant_id,
