@@ -1,6 +1,7 @@
 """`flask rotate-credentials-key`: every encrypted column is re-encrypted with the newest key, read
 back from the raw columns; with CREDENTIALS_KEYS the command changes nothing and says how to rotate."""
 import re
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
@@ -48,15 +49,15 @@ def test_rotation_with_the_key_file_reencrypts_all_three_columns(app, secrets_st
     import json
 
     monkeypatch.delenv("CREDENTIALS_KEYS", raising=False)
-    key_file = app.instance_path + "/credentials.keys"
+    key_file = Path(app.instance_path) / "credentials.keys"
     before = raw_columns()
-    old_keys = open(key_file).read().split()
+    old_keys = key_file.read_text().split()
 
     result = app.test_cli_runner().invoke(args=["rotate-credentials-key"])
     assert result.exit_code == 0, result.output
     assert "1 integration credentials, 1 mail passwords, 1 webhook secrets" in result.output
 
-    keys = open(key_file).read().split()
+    keys = key_file.read_text().split()
     assert keys[1:] == old_keys and keys[0] not in old_keys  # the new key first, the old ones kept
     after = raw_columns()
     for table, blob in after.items():
@@ -75,15 +76,15 @@ def test_with_credentials_keys_set_the_command_changes_nothing_and_says_how(app,
                                  (Webhook, "secret_encrypted", secrets_stored["webhook"])):
         setattr(db.session.scalar(db.select(model)), column, encrypt_credentials(value))
     before = raw_columns()
-    key_file = app.instance_path + "/credentials.keys"
-    file_before = open(key_file).read()
+    key_file = Path(app.instance_path) / "credentials.keys"
+    file_before = key_file.read_text()
 
     result = app.test_cli_runner().invoke(args=["rotate-credentials-key"])
     assert result.exit_code == 1
-    new_key = re.search(r"prepend this new key to CREDENTIALS_KEYS.*?\n\s+(\S+)\n", result.output, re.S).group(1)
+    new_key = re.search(r"prepend this new key to CREDENTIALS_KEYS.*?\n\s+(\S+)\n", result.output, re.DOTALL).group(1)
     Fernet(new_key.encode())  # a usable key
     assert "rotate-credentials-key --reencrypt" in result.output
-    assert raw_columns() == before and open(key_file).read() == file_before  # nothing changed
+    assert raw_columns() == before and key_file.read_text() == file_before  # nothing changed
 
     # The operator prepends the printed key and re-encrypts with it.
     monkeypatch.setenv("CREDENTIALS_KEYS", f"{new_key},{env_key}")
@@ -92,7 +93,7 @@ def test_with_credentials_keys_set_the_command_changes_nothing_and_says_how(app,
     after = raw_columns()
     for table, blob in after.items():
         assert readable_with(new_key.encode(), blob) and not readable_with(env_key.encode(), blob), table
-    assert open(key_file).read() == file_before
+    assert key_file.read_text() == file_before
     # The old key can go now.
     monkeypatch.setenv("CREDENTIALS_KEYS", new_key)
     from webapp.crypto import decrypt_credentials

@@ -111,7 +111,7 @@ def _draw_logo(pdf: FPDF, logo: bytes, top: float) -> bool:
     """Draw the seller's logo; a logo that cannot be read is left out rather than failing the PDF."""
     try:
         pdf.image(io.BytesIO(logo), x=pdf.l_margin, y=top, h=18)
-    except Exception:  # noqa: BLE001 - any unreadable image: the document matters more than its logo
+    except Exception:  # any unreadable image: the document matters more than its logo
         log.warning("The seller's logo cannot be read: the PDF is rendered without it", exc_info=True)
         return False
     return True
