@@ -27,7 +27,28 @@ PASSWORD = "correct horse 1"
 
 @pytest.fixture(scope="session")
 def instance_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("instance")
+    """The instance folder of every app in the run. Without REDIS_URL the apps start a private
+    Redis under it (webapp.redis_conn): shut down at the end of the session, so runs do not leave
+    redis-servers behind. A Redis given by REDIS_URL is not ours to stop."""
+    path = tmp_path_factory.mktemp("instance")
+    socket_path = path / "redis" / "redis.sock"
+    ours = not os.environ.get("REDIS_URL") and not _redis_answers(socket_path)
+    yield path
+    if ours and _redis_answers(socket_path):
+        import redis
+
+        redis.Redis(unix_socket_path=str(socket_path), socket_timeout=5).shutdown(nosave=True)
+
+
+def _redis_answers(socket_path: Path) -> bool:
+    import redis
+
+    if not socket_path.exists():
+        return False
+    try:
+        return redis.Redis(unix_socket_path=str(socket_path), socket_connect_timeout=0.5).ping()
+    except (redis.exceptions.ConnectionError, OSError):
+        return False
 
 
 @pytest.fixture(scope="session")

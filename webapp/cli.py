@@ -5,6 +5,31 @@ from flask import Flask
 from .extensions import db
 
 
+def reencrypt_secrets() -> dict[str, int]:
+    """Re-encrypt every encrypted column with the newest key, in one transaction: a row no key can
+    read stops it before anything is written."""
+    from cryptography.fernet import InvalidToken
+
+    from .crypto import rotate
+    from .models import Integration, MailSettings, Webhook
+
+    columns = {"integrations": (Integration, "credentials_encrypted"), "mail": (MailSettings, "password_encrypted"),
+               "webhooks": (Webhook, "secret_encrypted")}
+    counts = {}
+    try:
+        for name, (model, column) in columns.items():
+            rows = [row for row in db.session.scalars(db.select(model)) if getattr(row, column)]
+            for row in rows:
+                setattr(row, column, rotate(getattr(row, column)))
+            counts[name] = len(rows)
+    except InvalidToken as error:
+        db.session.rollback()
+        raise click.ClickException(f"A {name} row cannot be decrypted with any configured key: nothing was "
+                                   "re-encrypted. Put back the key it was written with.") from error
+    db.session.commit()
+    return counts
+
+
 def register_cli(app: Flask) -> None:
     @app.cli.command("seed-demo")
     def seed_demo_command():
@@ -16,18 +41,29 @@ def register_cli(app: Flask) -> None:
                    f"Log in at http://127.0.0.1:5000 as {DEMO_EMAIL} / {DEMO_PASSWORD}")
 
     @app.cli.command("rotate-credentials-key")
-    def rotate_credentials_key_command():
-        """Add a new credentials key and re-encrypt every integration's credentials with it."""
-        from .crypto import add_new_key, rotate
-        from .models import Integration
+    @click.option("--reencrypt", is_flag=True,
+                  help="Only re-encrypt every secret with the newest key already configured "
+                       "(after prepending a new key to CREDENTIALS_KEYS).")
+    def rotate_credentials_key_command(reencrypt: bool):
+        """Add a new credentials key and re-encrypt every stored secret with it."""
+        from .crypto import add_new_key, keys_from_environment, new_key
 
-        add_new_key()
-        rows = db.session.scalars(db.select(Integration)).all()
-        for integration in rows:
-            integration.credentials_encrypted = rotate(integration.credentials_encrypted)
-        db.session.commit()
-        click.echo(f"Re-encrypted the credentials of {len(rows)} integrations with the new key. "
-                   "Older keys stay in the key file until you remove them.")
+        if not reencrypt:
+            if keys_from_environment():
+                key = new_key()
+                click.echo(
+                    "CREDENTIALS_KEYS is set in the environment, so no key file is used and nothing was changed.\n"
+                    "To rotate:\n"
+                    f"  1. prepend this new key to CREDENTIALS_KEYS (comma-separated, newest first):\n     {key}\n"
+                    "     and restart every web and worker process with it;\n"
+                    "  2. run: flask --app webapp rotate-credentials-key --reencrypt\n"
+                    "  3. then remove the old key from CREDENTIALS_KEYS.", err=True)
+                raise SystemExit(1)
+            add_new_key()
+        counts = reencrypt_secrets()
+        click.echo(f"Re-encrypted with the newest key: {counts['integrations']} integration credentials, "
+                   f"{counts['mail']} mail passwords, {counts['webhooks']} webhook secrets." +
+                   ("" if keys_from_environment() else " Older keys stay in the key file until you remove them."))
 
     @app.cli.command("create-merchant")
     @click.option("--name", required=True)

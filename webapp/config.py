@@ -1,7 +1,8 @@
 """Settings: defaults, then the instance folder's files, then the environment.
 
-Every environment variable the app reads is listed in ENV_SETTINGS (the README's table is
-generated from the same names)."""
+ENV_SETTINGS is the one list of the environment variables the app, the worker and the sandboxes
+read; the README's configuration table lists the same names (tests/web/test_config.py scans the
+code and the README for both directions)."""
 import os
 import secrets
 from pathlib import Path
@@ -13,7 +14,7 @@ ENV_SETTINGS = {
     "INSTANCE_PATH": "Folder for local state: SQLite file, secret key, embedded Redis (default: ./instance)",
     "SANDBOX_URL": "Base URL of the local provider emulators (default: http://127.0.0.1:5050)",
     "PUBLIC_URL": "Address customers reach the dashboard at, used in e-mailed invoice links (default: http://127.0.0.1:5000)",
-    "DEMO_MODE": "1 allows loopback service URLs (sandbox) and seeds the demo merchant (default: 1 under make run)",
+    "DEMO_MODE": "1 allows loopback/private service URLs (the sandboxes) and shows the mail sink; set by make run (default: 0)",
     "SESSION_COOKIE_SECURE": "1 to send the session cookie over HTTPS only (set it in production)",
     "LOG_LEVEL": "Python log level (default: INFO)",
     "CREDENTIALS_KEYS": "Fernet keys for service credentials, comma-separated, newest first (default: instance/credentials.keys)",
@@ -26,6 +27,8 @@ ENV_SETTINGS = {
     "EXPORT_BACKOFF_CAP": "Longest retry delay, seconds (default: 300)",
     "BREAKER_THRESHOLD": "Consecutive failures that pause an account (default: 5)",
     "BREAKER_COOLDOWN": "First pause of an account, seconds; doubles up to 600 (default: 15)",
+    "SERVICE_COPY_STALE_AFTER": "Seconds after which opening a document refreshes the service's copy (default: 3600)",
+    "SANDBOX_DB": "SQLite state file of the provider sandboxes when started without a path (default: instance/sandbox.sqlite3)",
 }
 
 
@@ -81,4 +84,5 @@ def build_config(instance_path: Path) -> dict:
         "BREAKER_THRESHOLD": int(_number(env, "BREAKER_THRESHOLD", 5)),
         "BREAKER_COOLDOWN": _number(env, "BREAKER_COOLDOWN", 15),
         "BREAKER_MAX_COOLDOWN": 600.0,
+        "SERVICE_COPY_STALE_AFTER": _number(env, "SERVICE_COPY_STALE_AFTER", 3600),
     }

@@ -1,5 +1,7 @@
 """Access control over the whole app, generated from app.url_map: a new route that is not in
 ROUTE_SAMPLES fails test_every_route_is_in_the_matrix, so it cannot be forgotten."""
+import re
+
 import pytest
 
 from tests.conftest import gen_order
@@ -28,6 +30,7 @@ ROUTE_SAMPLES = {
     "settings.merchant": None, "settings.statuses": None, "settings.series_list": None,
     "settings.series_edit": "series", "settings.api_tokens": None,
     "settings.delete_status_view": "status", "settings.revoke_token": "token",
+    "settings.rename_status_view": "status", "settings.move_status_view": "status",
     "automation.index": None, "automation.edit": "rule", "automation.delete": "rule",
     "delivery.mail": None, "delivery.mail_sink": None, "delivery.template_edit": "template",
     "delivery.webhooks": None, "delivery.webhook_toggle": "webhook",
@@ -63,18 +66,42 @@ def _methods(rule):
     return sorted(rule.methods - {"HEAD", "OPTIONS"})
 
 
-def test_anonymous_is_sent_to_login_or_gets_401(app, client):
-    for rule in _rules(app):
-        for method in _methods(rule):
-            response = client.open(_url(rule), method=method)
-            if rule.endpoint.startswith("api."):
-                assert response.status_code == 401, rule
-                assert response.is_json
-            elif method == "GET":
-                assert response.status_code == 302 and "/login" in response.location, rule
-            else:
-                # Unsafe methods are refused before anything runs: CSRF first, then login.
-                assert response.status_code in (302, 400), (rule, response.status_code)
+def _rules_at_collection():
+    """(id, rule, method) for every protected rule and method, read from an app built only to list them."""
+    import tempfile
+
+    from webapp import create_app
+
+    with tempfile.TemporaryDirectory() as folder:
+        app = create_app({"INSTANCE_PATH": folder, "TESTING": True, "SECRET_KEY": "x",
+                          "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+        cases = []
+        for rule in _rules(app):
+            for method in _methods(rule):
+                cases.append(pytest.param(rule.rule, method, rule.endpoint, id=f"{rule.endpoint}-{method}"))
+        return cases
+
+
+def _anonymous_csrf_token(client) -> str:
+    page = client.get("/login").get_data(as_text=True)
+    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+
+
+@pytest.mark.parametrize("rule_path, method, endpoint", _rules_at_collection())
+def test_anonymous_is_sent_to_login_or_gets_401(app, client, rule_path, method, endpoint):
+    rule = next(r for r in app.url_map.iter_rules() if r.rule == rule_path and r.endpoint == endpoint)
+    url = _url(rule)
+    if method == "GET":
+        response = client.get(url)
+    else:
+        # With a valid token, so CSRF cannot be what stops it: only the login requirement can.
+        token = _anonymous_csrf_token(client)
+        response = client.open(url, method=method, data={"csrf_token": token}, headers={"X-CSRFToken": token})
+    if endpoint.startswith("api."):
+        assert response.status_code == 401 and response.is_json
+    else:
+        assert response.status_code == 302, response.status_code
+        assert response.location.startswith("/login"), response.location
 
 
 @pytest.fixture
@@ -148,3 +175,43 @@ def test_queue_dashboard_is_for_admins_only(app, browser, merchant_user):
     user.is_admin = False
     db.session.commit()
     assert browser.get("/rq/").status_code == 403
+
+
+@pytest.fixture
+def failed_job(app):
+    """A job that failed on the default queue (RQ's failed registry), as a worker leaves it."""
+    from rq import Queue, SimpleWorker
+
+    from webapp.redis_conn import get_redis
+
+    queue = Queue("default", connection=get_redis(app))
+    job = queue.enqueue("builtins.int", "not a number")
+    SimpleWorker([queue], connection=queue.connection).work(burst=True, logging_level="CRITICAL")
+    assert job.id in queue.failed_job_registry.get_job_ids()
+    return queue, job
+
+
+def test_admin_requeues_a_failed_job_from_the_queue_dashboard(app, browser, failed_job):
+    queue, job = failed_job
+    page = browser.get("/rq/")
+    assert page.status_code == 200
+    # rq-dashboard's script sends X-CSRFToken from the "_csrf_token" cookie on every $.post.
+    assert "getCookie(\"_csrf_token\")" in page.get_data(as_text=True)
+    cookie = browser.client.get_cookie("_csrf_token", path="/rq")
+    assert cookie is not None and not cookie.http_only
+    assert browser.client.post(f"/rq/job/{job.id}/requeue").status_code == 400  # no token: refused
+    response = browser.client.post(f"/rq/job/{job.id}/requeue", headers={"X-CSRFToken": cookie.value,
+                                                                        "Origin": "http://localhost"})
+    assert response.status_code == 200 and response.json == {"status": "OK"}
+    assert job.id in queue.get_job_ids() and job.id not in queue.failed_job_registry.get_job_ids()
+
+
+def test_queue_dashboard_refuses_posts_from_another_origin_and_state_changes_by_get(app, browser, failed_job):
+    queue, job = failed_job
+    browser.get("/rq/")
+    token = browser.client.get_cookie("_csrf_token", path="/rq").value
+    for headers in ({"Origin": "https://evil.example"}, {"Referer": "https://evil.example/page"}):
+        response = browser.client.post(f"/rq/job/{job.id}/requeue", headers={"X-CSRFToken": token, **headers})
+        assert response.status_code == 403, headers
+    assert browser.client.get("/rq/requeue/default").status_code == 405  # requeue all: never by a link
+    assert job.id in queue.failed_job_registry.get_job_ids() and job.id not in queue.get_job_ids()

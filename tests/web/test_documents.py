@@ -78,16 +78,22 @@ def test_failed_issue_leaves_no_gap(merchant_user):
     assert (first.sequence, second.sequence) == (1, 2)
 
 
-def test_concurrent_issuing_in_one_series_gives_unique_gapless_numbers(app, merchant_user):
-    order_ids = [gen_order(merchant_user.merchant_id).id for _ in range(12)]
+def _race_issuing(app, merchant_id: int, count: int = 12) -> None:
+    """`count` threads, each with its own session, wait at a barrier and then issue an invoice at
+    once in the same series and month: the numbers must come out distinct and consecutive."""
+    from webapp.models import Order
+
+    order_ids = [gen_order(merchant_id).id for _ in range(count)]
+    barrier = threading.Barrier(count, timeout=20)
     errors = []
 
     def issue(order_id):
         with app.app_context():
             try:
-                from webapp.models import Order
-
-                issue_document(db.session.get(Order, order_id), "invoice", issue_date=date(2026, 11, 5))
+                order = db.session.get(Order, order_id)
+                _ = order.items, order.documents  # loaded before the race, so the race is the issuing
+                barrier.wait()
+                issue_document(order, "invoice", issue_date=date(2026, 11, 5))
             except Exception as error:  # noqa: BLE001 - the assertion below reports it
                 errors.append(repr(error))
             finally:
@@ -99,8 +105,22 @@ def test_concurrent_issuing_in_one_series_gives_unique_gapless_numbers(app, merc
     for t in threads:
         t.join()
     assert errors == []
-    sequences = sorted(db.session.scalars(db.select(Document.sequence)).all())
-    assert sequences == list(range(1, 13))
+    db.session.expire_all()
+    rows = db.session.execute(db.select(Document.sequence, Document.number)).all()
+    assert sorted(sequence for sequence, _ in rows) == list(range(1, count + 1))
+    assert sorted(number for _, number in rows) == sorted(f"FV/{n}/11/2026" for n in range(1, count + 1))
+
+
+def test_concurrent_issuing_in_one_series_gives_unique_gapless_numbers(app, merchant_user):
+    _race_issuing(app, merchant_user.merchant_id)
+
+
+@pytest.mark.postgres
+def test_concurrent_issuing_on_postgresql(app, merchant_user):
+    """The same race where row locks are real (the CI's second pass sets DATABASE_URL to PostgreSQL)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL: set DATABASE_URL=postgresql://…")
+    _race_issuing(app, merchant_user.merchant_id)  # 12 threads: within the connection pool (5 + 10)
 
 
 def test_series_settings_refuse_a_format_that_would_repeat_numbers(browser):

@@ -1,10 +1,16 @@
 from webapp import create_app
 
 
-def test_factory_reads_test_config(tmp_path):
-    app = create_app({"INSTANCE_PATH": str(tmp_path), "TESTING": True})
+def test_factory_reads_test_config(tmp_path, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert not create_app({"INSTANCE_PATH": str(tmp_path)}).testing
+    app = create_app({"INSTANCE_PATH": str(tmp_path), "TESTING": True,
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'given.sqlite3'}", "ORDERS_PER_PAGE": 7})
     assert app.testing
-    assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///") or app.config["SQLALCHEMY_DATABASE_URI"]
+    assert app.instance_path == str(tmp_path.resolve())
+    # The test config wins over the defaults built from the instance folder and the environment.
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'given.sqlite3'}"
+    assert app.config["ORDERS_PER_PAGE"] == 7
 
 
 def test_secret_key_is_generated_once_into_the_instance_folder(tmp_path, monkeypatch):

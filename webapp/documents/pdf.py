@@ -8,6 +8,7 @@ all, and PDF's built-in core fonts cannot print Polish letters. The output is de
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -24,6 +25,8 @@ from webapp.documents.printable import (
     format_quantity,
 )
 from webapp.documents.totals import VAT_RATES, DocumentTotals
+
+log = logging.getLogger(__name__)
 
 FONT_DIR = Path(__file__).resolve().parents[2] / "static" / "fonts"
 FONT_FAMILY = "DejaVuSans"
@@ -82,8 +85,7 @@ def render_pdf(doc: Printable) -> bytes:
 
 def _header(pdf: FPDF, doc: Printable) -> None:
     top = pdf.get_y()
-    if doc.logo_png:
-        pdf.image(io.BytesIO(doc.logo_png), x=pdf.l_margin, y=top, h=18)
+    has_logo = bool(doc.logo_png) and _draw_logo(pdf, doc.logo_png, top)
     pdf.set_font(FONT_FAMILY, "B", 15)
     pdf.cell(0, 8, f"{doc.title} nr {doc.number}", align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(FONT_FAMILY, size=9)
@@ -94,7 +96,7 @@ def _header(pdf: FPDF, doc: Printable) -> None:
               ("Data sprzedaży", format_date(doc.sell_date))]
     for label, value in facts:
         pdf.cell(0, 5, f"{label}: {value}", align="R", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_y(max(pdf.get_y(), top + 20 if doc.logo_png else 0) + 3)
+    pdf.set_y(max(pdf.get_y(), top + 20 if has_logo else 0) + 3)
     if doc.superseded_note:
         # local_context: the fill colour must not leak into the tables drawn later.
         with pdf.local_context(fill_color=(255, 235, 200)):
@@ -103,6 +105,16 @@ def _header(pdf: FPDF, doc: Printable) -> None:
                            new_x="LMARGIN", new_y="NEXT")
         pdf.set_font(FONT_FAMILY, size=9)
         pdf.ln(3)
+
+
+def _draw_logo(pdf: FPDF, logo: bytes, top: float) -> bool:
+    """Draw the seller's logo; a logo that cannot be read is left out rather than failing the PDF."""
+    try:
+        pdf.image(io.BytesIO(logo), x=pdf.l_margin, y=top, h=18)
+    except Exception:  # any unreadable image: the document matters more than its logo
+        log.warning("The seller's logo cannot be read: the PDF is rendered without it", exc_info=True)
+        return False
+    return True
 
 
 def _party_lines(party: PrintableParty) -> list[str]:

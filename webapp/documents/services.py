@@ -137,10 +137,19 @@ def _save_with_number(document: Document, series: Series, issue_date: date, befo
         if before_commit is not None:
             before_commit()
     db.session.add(document)
+    number, kind, merchant_id, series_name = document.number, document.kind, document.merchant_id, series.name
     try:
         db.session.commit()
     except IntegrityError as error:
         db.session.rollback()
+        if db.session.scalar(db.select(Document.id).where(
+                Document.merchant_id == merchant_id, Document.kind == kind, Document.number == number)):
+            # The series produced a number another document already has (series sharing a format,
+            # or a format changed under existing documents): retrying would fail the same way.
+            raise IssueRefused(_(
+                "Numer %(number)s już istnieje (nadał go wcześniej inny dokument), więc seria „%(series)s” "
+                "nie może go użyć. Zmień format tej serii na niepowtarzalny (np. inny prefiks) albo utwórz "
+                "nową serię w Ustawieniach → Serie numeracji.", number=number, series=series_name), "series") from error
         raise IssueRefused(
             _("Ten dokument został właśnie wystawiony w innym oknie lub procesie. Odśwież stronę.")) from error
     return document

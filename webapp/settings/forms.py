@@ -22,8 +22,8 @@ class MerchantForm(FlaskForm):
     email = StringField(_l("E-mail"), validators=[Optional(), Length(max=200)])
     phone = StringField(_l("Telefon"), validators=[Optional(), Length(max=50)])
     place_of_issue = StringField(_l("Miejsce wystawienia"), validators=[Optional(), Length(max=100)])
-    logo = FileField(_l("Logo (PNG, do 500 kB)"),
-                     validators=[FileAllowed(["png"], _l("Logo musi być plikiem PNG."))])
+    logo = FileField(_l("Logo (PNG lub JPEG, do 500 kB)"),
+                     validators=[FileAllowed(["png", "jpg", "jpeg"], _l("Logo musi być plikiem PNG lub JPEG."))])
 
     def validate_tax_id(self, field):
         problem = check_tax_id(field.data or "", (self.country.data or "PL").upper())

@@ -1,4 +1,4 @@
-from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
@@ -12,6 +12,9 @@ from .services import (
     add_status,
     create_api_token,
     delete_status,
+    move_status,
+    normalise_logo,
+    rename_status,
     revoke_api_token,
     save_series,
 )
@@ -30,7 +33,12 @@ def merchant():
         logo = form.logo.data.read() if form.logo.data else None
         if logo is not None and len(logo) > MAX_LOGO_BYTES:
             form.logo.errors.append(_("Logo może mieć najwyżej 500 kB."))
-        else:
+        elif logo:
+            try:
+                logo = normalise_logo(logo)
+            except SettingRefused as refused:
+                form.logo.errors.append(refused.message)
+        if not form.logo.errors:
             for field in ("company_name", "tax_id", "street", "post_code", "city", "bank_account", "email", "phone",
                           "place_of_issue"):
                 setattr(merchant, field, (getattr(form, field).data or "").strip())
@@ -57,6 +65,39 @@ def statuses():
             return redirect(url_for("settings.statuses"))
     rows = db.session.scalars(owned(OrderStatus).order_by(OrderStatus.position)).all()
     return render_template("settings/statuses.html", form=form, statuses=rows, delete_form=EmptyForm())
+
+
+@bp.post("/statuses/<int:status_id>/rename")
+@login_required
+def rename_status_view(status_id: int):
+    status = get_owned_or_404(OrderStatus, status_id)
+    form = StatusForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
+        flash(" ".join(str(e) for e in form.name.errors), "error")
+        return redirect(url_for("settings.statuses"))
+    old_name = status.name
+    try:
+        rename_status(status, form.name.data)
+    except SettingRefused as refused:
+        flash(refused.message, "error")
+    else:
+        flash(_("Status „%(old)s” nazywa się teraz „%(new)s”.", old=old_name, new=status.name), "success")
+    return redirect(url_for("settings.statuses"))
+
+
+@bp.post("/statuses/<int:status_id>/move")
+@login_required
+def move_status_view(status_id: int):
+    status = get_owned_or_404(OrderStatus, status_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        move_status(status, request.form.get("direction", ""))
+    except SettingRefused as refused:
+        flash(refused.message, "error")
+    return redirect(url_for("settings.statuses"))
 
 
 @bp.post("/statuses/<int:status_id>/delete")
@@ -102,13 +143,17 @@ def series_edit(series_id: int | None):
 @login_required
 def api_tokens():
     form = TokenForm()
+    new_token = None
     if form.validate_on_submit():
-        # Shown once, on the next page only: the session carries it across the redirect.
-        session["new_api_token"] = create_api_token(current_merchant_id(), form.name.data)
-        return redirect(url_for("settings.api_tokens"))
+        # Shown once, in this response only: never in the (signed, readable) session cookie.
+        new_token = create_api_token(current_merchant_id(), form.name.data)
+        form = TokenForm(formdata=None)
     tokens = db.session.scalars(owned(ApiToken).order_by(ApiToken.id.desc())).all()
-    return render_template("settings/api_tokens.html", form=form, tokens=tokens,
-                           new_token=session.pop("new_api_token", None), revoke_form=EmptyForm())
+    response = make_response(render_template("settings/api_tokens.html", form=form, tokens=tokens,
+                                              new_token=new_token, revoke_form=EmptyForm()))
+    if new_token:
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/api-tokens/<int:token_id>/revoke")
