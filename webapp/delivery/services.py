@@ -22,6 +22,16 @@ def mail_settings(merchant_id: int) -> MailSettings:
     return db.session.get(MailSettings, merchant_id) or MailSettings(merchant_id=merchant_id)
 
 
+def check_smtp_host(host: str, port: int) -> str | None:
+    """The rule for webhook and service URLs: a public address; loopback and private networks
+    only in demo mode (the local sink), so the hub cannot be aimed at internal hosts."""
+    from ..integrations.services import check_base_url
+
+    name = host.strip("[]")
+    netloc = f"[{name}]" if ":" in name else name
+    return check_base_url(f"https://{netloc}:{port or 25}/")
+
+
 def save_mail_settings(merchant_id: int, form: dict) -> MailSettings:
     errors = {}
     host = (form.get("host") or "").strip()
@@ -49,6 +59,10 @@ def save_mail_settings(merchant_id: int, form: dict) -> MailSettings:
     except ValueError:
         link_days = 30
         errors["link_days"] = _("Od 1 do 365 dni.")
+    if "host" not in errors and port:
+        problem = check_smtp_host(host, port)
+        if problem:
+            errors["host"] = problem
     if errors:
         raise SettingsRefused(errors)
     settings = mail_settings(merchant_id)
