@@ -10,7 +10,16 @@ from webapp.automation.rules import RuleRefused, save_rule
 from webapp.delivery.services import save_template
 from webapp.documents.services import issue_document
 from webapp.extensions import db
-from webapp.models import AutomationRule, AutomationRun, Document, EmailLog, Export, Integration, Order, Series
+from webapp.models import (
+    AutomationRule,
+    AutomationRun,
+    Document,
+    EmailLog,
+    Export,
+    Integration,
+    Order,
+    Series,
+)
 from webapp.orders.services import change_status, create_order
 
 STEP_FIELDS = ("step_type", "step_kind", "step_series", "step_stop", "step_status", "step_template", "step_attach")

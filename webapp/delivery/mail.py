@@ -161,7 +161,11 @@ def deliver(settings: MailSettings, message: EmailMessage) -> None:
         if settings.security == "starttls":
             client.starttls(context=context)
         if settings.username:
-            client.login(settings.username, password)
+            try:
+                client.login(settings.username, password)
+            except UnicodeEncodeError as error:  # smtplib sends the login in ASCII only
+                raise smtplib.SMTPAuthenticationError(
+                    535, "Login lub hasło SMTP ze znakami spoza ASCII: smtplib ich nie wyśle.") from error
         client.send_message(message)
 
 
