@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
@@ -29,7 +30,13 @@ def check_smtp_host(host: str, port: int) -> str | None:
 
     name = host.strip("[]")
     netloc = f"[{name}]" if ":" in name else name
-    return check_base_url(f"https://{netloc}:{port or 25}/")
+    url = f"https://{netloc}:{port or 25}/"
+    try:
+        if urlsplit(url).hostname:
+            return check_base_url(url)
+    except ValueError:  # not a host name nor an IP address (e.g. "a:b")
+        pass
+    return _("Podaj nazwę serwera SMTP, np. smtp.twojadomena.pl.")
 
 
 def save_mail_settings(merchant_id: int, form: dict) -> MailSettings:
