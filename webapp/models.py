@@ -479,7 +479,10 @@ class EmailTemplate(db.Model):
 
 
 class EmailLog(db.Model):
-    """Each e-mail to a customer, logged on the order."""
+    """Each e-mail to a customer, logged on the order (and on the automatic run that sent it:
+    one e-mail per run step, so a job that runs twice sends once)."""
+
+    __table_args__ = (UniqueConstraint("run_id", "run_step", name="uq_email_log_run_step"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchant.id"), index=True)
@@ -491,9 +494,14 @@ class EmailLog(db.Model):
     body: Mapped[str] = mapped_column(Text)
     attach_pdf: Mapped[bool] = mapped_column(Boolean, default=False)
     pdf_source: Mapped[str] = mapped_column(String(10), default="")  # service | hub
-    state: Mapped[str] = mapped_column(String(10), default="queued")  # queued | sent | failed
+    pdf_sha256: Mapped[str] = mapped_column(String(64), default="")  # of the PDF attached
+    # queued | sending | retrying | sent | failed
+    state: Mapped[str] = mapped_column(String(10), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str] = mapped_column(Text, default="")
     trigger: Mapped[str] = mapped_column(String(100), default="")
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("automation_run.id"), nullable=True, index=True)
+    run_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
 
@@ -522,13 +530,17 @@ class AutomationRule(db.Model):
 
 
 class AutomationRun(db.Model):
-    """One rule run on one order, step by step; waits while an issued document is exported."""
+    """One rule run on one order, step by step; waits while an issued document is exported.
+    One run per rule, order and event (event_key): a rule job that runs twice starts it once."""
+
+    __table_args__ = (UniqueConstraint("rule_id", "order_id", "event_key", name="uq_automation_run_event"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchant.id"), index=True)
     rule_id: Mapped[int] = mapped_column(ForeignKey("automation_rule.id"), index=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("order.id"), index=True)
     event: Mapped[str] = mapped_column(String(40))
+    event_key: Mapped[str] = mapped_column(String(100), default="")
     depth: Mapped[int] = mapped_column(Integer, default=0)
     state: Mapped[str] = mapped_column(String(10), default="queued")  # queued | running | waiting | done | stopped
     step: Mapped[int] = mapped_column(Integer, default=0)
@@ -538,6 +550,7 @@ class AutomationRun(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
 
     rule: Mapped[AutomationRule] = relationship()
+    emails: Mapped[list[EmailLog]] = relationship(order_by="EmailLog.id", viewonly=True)
 
 
 class Webhook(db.Model):

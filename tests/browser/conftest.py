@@ -111,7 +111,8 @@ def artifacts_dir() -> Path:
 def worker(app, database_url, instance_dir):
     get_redis(app)  # makes sure REDIS_URL points at the running Redis
     env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=app.config["REDIS_URL"],
-               INSTANCE_PATH=str(instance_dir), SECRET_KEY=app.config["SECRET_KEY"])
+               INSTANCE_PATH=str(instance_dir), SECRET_KEY=app.config["SECRET_KEY"],
+               DEMO_MODE="1")  # as `make run`: the sandbox and the SMTP sink live on loopback
     process = subprocess.Popen([sys.executable, "worker.py"], env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     yield process

@@ -208,7 +208,7 @@ def test_webhook_is_signed_and_fired_when_the_final_pdf_is_fetched(app, fakturow
     assert decrypt_credentials(db.session.get(Webhook, hook.id).secret_encrypted)["secret"] == secret
 
 
-def test_webhook_retries_until_the_receiver_answers(app, fakturownia):
+def test_webhook_gives_up_after_its_last_attempt_when_nothing_answers(app, fakturownia):
     app.config["WEBHOOK_BACKOFF_BASE"] = 0.05
     add_webhook(fakturownia.merchant_id, "http://127.0.0.1:9/nothing-listens")
     issue_document(gen_order(fakturownia.merchant_id), "invoice", trigger="test")

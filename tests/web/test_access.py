@@ -35,7 +35,8 @@ ROUTE_SAMPLES = {
     "delivery.mail": None, "delivery.mail_sink": None, "delivery.template_edit": "template",
     "delivery.webhooks": None, "delivery.webhook_toggle": "webhook",
     "documents.print_pdf": "document", "orders.send_email": "order",
-    "api.create_order_endpoint": None, "api.get_order_endpoint": "order",
+    "api.create_order_endpoint": None, "api.get_order_endpoint": "order", "api.order_payment_endpoint": "order",
+    "orders.set_paid": "order",
 }
 ID_ARGS = {"rule": "rule_id", "template": "template_id", "webhook": "webhook_id", "export": "export_id", "integration": "integration_id", "order": "order_id", "document": "document_id", "series": "series_id", "status": "status_id",
            "token": "token_id"}
@@ -165,6 +166,7 @@ def test_api_token_reads_only_its_merchants_orders(app, client, merchant_user, o
     headers = {"Authorization": f"Bearer {token}"}
     assert client.get(f"/api/v1/orders/{own.id}", headers=headers).status_code == 200
     assert client.get(f"/api/v1/orders/{foreign.id}", headers=headers).status_code == 404
+    assert client.post(f"/api/v1/orders/{foreign.id}/payment", json={}, headers=headers).status_code == 404
 
 
 def test_queue_dashboard_is_for_admins_only(app, browser, merchant_user):

@@ -1,4 +1,5 @@
-"""The order intake API: POST /api/v1/orders with a merchant's bearer token."""
+"""The order intake API: POST /api/v1/orders with a merchant's bearer token; POST
+/api/v1/orders/<id>/payment marks an order paid (an order sent again is never changed)."""
 import json
 from decimal import Decimal
 
@@ -6,7 +7,7 @@ from flask import Blueprint, abort, g, jsonify, request
 
 from ..extensions import db
 from ..models import Order
-from ..orders.services import OrderRejected, create_order, order_to_json
+from ..orders.services import OrderRejected, create_order, mark_paid, order_to_json, parse_paid_date
 from .auth import token_required
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -51,3 +52,27 @@ def get_order_endpoint(order_id: int):
         abort(404)
     db.session.commit()
     return jsonify(order_to_json(order))
+
+
+@bp.post("/orders/<int:order_id>/payment")
+@token_required
+def order_payment_endpoint(order_id: int):
+    """Body {"paid_date": "RRRR-MM-DD"} (optional: today). The first call marks the order paid and
+    fires "order paid"; later calls answer with the order unchanged."""
+    order = db.session.scalar(
+        db.select(Order).where(Order.merchant_id == g.api_merchant_id, Order.id == order_id)
+    )
+    if order is None:
+        abort(404)
+    payload, error = _json_body() if request.get_data(cache=True) else ({}, None)
+    if error:
+        return jsonify(error="invalid", errors=error), (415 if "Content-Type" in error["body"] else 400)
+    if not isinstance(payload, dict):
+        return jsonify(error="invalid", errors={"body": "Wyślij obiekt JSON."}), 422
+    paid_date, errors = parse_paid_date(payload.get("paid_date"))
+    if errors:
+        db.session.rollback()
+        return jsonify(error="invalid", errors=errors), 422
+    changed = mark_paid(order, paid_date)
+    db.session.commit()  # records the token's last use
+    return jsonify({**order_to_json(order), "changed": changed})

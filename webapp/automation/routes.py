@@ -2,13 +2,14 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
+from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..forms import EmptyForm
 from ..models import AutomationRule, AutomationRun, EmailTemplate, OrderStatus, Series
 from ..tenancy import current_merchant_id, get_owned_or_404, owned
 from .rules import MAX_STEPS, RuleRefused, save_rule
-from .services import STEP_LABELS
+from .services import ATTACH_CHOICES, STEP_LABELS
 
 bp = Blueprint("automation", __name__, url_prefix="/automation")
 
@@ -22,6 +23,7 @@ def _choices() -> dict:
         "series": db.session.scalars(owned(Series).where(Series.kind.in_(("invoice", "receipt"))).order_by(Series.name)).all(),
         "templates": db.session.scalars(owned(EmailTemplate).order_by(EmailTemplate.name)).all(),
         "trigger_labels": TRIGGER_LABELS, "step_labels": STEP_LABELS, "max_steps": MAX_STEPS,
+        "attach_labels": ATTACH_CHOICES,
     }
 
 
@@ -29,7 +31,8 @@ def _choices() -> dict:
 @login_required
 def index():
     rules = db.session.scalars(owned(AutomationRule).order_by(AutomationRule.id)).all()
-    runs = db.session.scalars(owned(AutomationRun).order_by(AutomationRun.id.desc()).limit(30)).all()
+    runs = db.session.scalars(owned(AutomationRun).options(selectinload(AutomationRun.emails))
+                             .order_by(AutomationRun.id.desc()).limit(30)).all()
     return render_template("automation/index.html", rules=rules, runs=runs, form=EmptyForm(), **_choices())
 
 

@@ -5,6 +5,7 @@ from flask_babel import gettext as _
 
 from ..extensions import db
 from ..models import AUTOMATION_TRIGGERS, AutomationRule, EmailTemplate, OrderStatus, Series
+from .services import ATTACH_CHOICES
 
 
 class RuleRefused(Exception):
@@ -27,7 +28,7 @@ def _owned_id(model, merchant_id: int, value) -> int | None:
 
 def save_rule(merchant_id: int, rule: AutomationRule | None, form) -> AutomationRule:
     """`form` is a MultiDict: steps come as parallel lists step_type[], step_kind[], step_series[],
-    step_stop[], step_status[], step_template[] (one entry per step, in order)."""
+    step_stop[], step_status[], step_template[], step_attach[] (one entry per step, in order)."""
     errors = {}
     name = (form.get("name") or "").strip()
     if not name or len(name) > 100:
@@ -45,7 +46,7 @@ def save_rule(merchant_id: int, rule: AutomationRule | None, form) -> Automation
         errors["condition_company"] = _("Wybierz z listy.")
     steps = []
     columns = {name: form.getlist(name) + [""] * MAX_STEPS
-               for name in ("step_kind", "step_series", "step_stop", "step_status", "step_template")}
+               for name in ("step_kind", "step_series", "step_stop", "step_status", "step_template", "step_attach")}
     for index, kind in enumerate(form.getlist("step_type")[:MAX_STEPS]):
         def value(name: str, index: int = index) -> str:
             return columns[name][index]
@@ -54,9 +55,19 @@ def save_rule(merchant_id: int, rule: AutomationRule | None, form) -> Automation
             continue
         if kind == "issue_document":
             document_kind = value("step_kind") or "invoice"
-            series_id = _owned_id(Series, merchant_id, value("step_series")) if value("step_series") else None
+            series_id = None
             if document_kind not in ("invoice", "receipt"):
                 errors[f"steps[{index}]"] = _("Wystawić można fakturę albo paragon.")
+            elif value("step_series"):
+                series_id = _owned_id(Series, merchant_id, value("step_series"))
+                series = db.session.get(Series, series_id) if series_id else None
+                if series is None:
+                    errors[f"steps[{index}].series"] = _("Krok %(number)d, seria: wybierz serię z listy.",
+                                                         number=index + 1)
+                elif series.kind != document_kind:
+                    errors[f"steps[{index}].series"] = _(
+                        "Krok %(number)d, seria: „%(series)s” nie jest serią dla tego rodzaju dokumentu.",
+                        number=index + 1, series=series.name)
             steps.append({"type": kind, "kind": document_kind, "series_id": series_id,
                           "stop_after_failure": value("step_stop") != "no"})
         elif kind == "change_status":
@@ -68,7 +79,10 @@ def save_rule(merchant_id: int, rule: AutomationRule | None, form) -> Automation
             template_id = _owned_id(EmailTemplate, merchant_id, value("step_template"))
             if template_id is None:
                 errors[f"steps[{index}]"] = _("Wybierz szablon e-maila.")
-            steps.append({"type": kind, "template_id": template_id})
+            attach = value("step_attach")
+            if attach not in ATTACH_CHOICES:
+                errors[f"steps[{index}].attach"] = _("Krok %(number)d, faktura: wybierz z listy.", number=index + 1)
+            steps.append({"type": kind, "template_id": template_id, "attach": attach})
         else:
             errors[f"steps[{index}]"] = _("Nieznany rodzaj kroku.")
     if not steps and "steps" not in errors:

@@ -2,41 +2,75 @@
 
 A run that issues a document waits until its export reaches a final state; with "stop after
 failure" a refused export ends the run there, so the order keeps its status and no e-mail goes
-out. Every run is logged on the order: which rule, which steps ran, why it stopped."""
+out. Every run is logged on the order: which rule, which steps ran, why it stopped.
+
+RQ runs a job at least once. Each event gets a key (fixed for "new order" and "paid", derived
+from the run and step for a status a rule set, random for a click) that names its job and is
+unique per rule and order on the runs, so a job that runs twice starts each rule once; steps are
+idempotent (a document of the kind is reused, one e-mail per run step)."""
 from __future__ import annotations
+
+import uuid
+from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from rq import Queue
+from rq.exceptions import DuplicateJobError
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 
 from ..documents.services import IssueRefused, issue_document
 from ..extensions import db
-from ..models import AutomationRule, AutomationRun, Document, EmailTemplate, Order, OrderStatus, utcnow
+from ..models import (
+    FINAL_STATES,
+    AutomationRule,
+    AutomationRun,
+    Document,
+    EmailLog,
+    EmailTemplate,
+    Export,
+    Order,
+    OrderStatus,
+    utcnow,
+)
 from ..redis_conn import get_redis
 
 MAX_DEPTH = 5  # a status change made by a rule may trigger rules again; never in a loop
 STEP_LABELS = {"issue_document": _l("wystaw dokument"), "change_status": _l("zmień status"),
                "send_email": _l("wyślij e-mail")}  # the rule pages' labels (the run log stays Polish)
+ATTACH_CHOICES = {"": _l("jak w szablonie"), "link": _l("link do faktury"), "attach": _l("faktura w załączniku")}
 
 
 def _queue() -> Queue:
     return Queue("default", connection=get_redis(current_app))
 
 
-def fire(order: Order, event: str, depth: int = 0) -> None:
-    """Call after the commit that made the event happen."""
+def _enqueue(func, *args, job_id: str) -> bool:
+    """A job id that is queued already gets no second job."""
+    try:
+        _queue().enqueue(func, *args, job_id=job_id, unique=True, result_ttl=0)
+    except DuplicateJobError:
+        return False
+    return True
+
+
+def fire(order: Order, event: str, depth: int = 0, key: str | None = None) -> None:
+    """Call after the commit that made the event happen. `key` names the event: the same key
+    twice is one event (a job that ran again); None means a new one."""
     if depth > MAX_DEPTH:
         return
     if not db.session.scalar(db.select(AutomationRule.id).where(AutomationRule.merchant_id == order.merchant_id,
                                                                 AutomationRule.active.is_(True)).limit(1)):
         return
-    _queue().enqueue(run_rules, order.id, event, order.status_id, depth, result_ttl=0)
+    key = key or uuid.uuid4().hex
+    _enqueue(run_rules, order.id, event, order.status_id, depth, key, job_id=f"rules-{order.id}-{event}-{key}")
 
 
 def fire_new_order(order: Order) -> None:
-    fire(order, "new_order")
+    fire(order, "new_order", key="new")
     if order.paid:
-        fire(order, "order_paid")
+        fire(order, "order_paid", key="paid")
 
 
 def matches(rule: AutomationRule, order: Order, event: str, status_id: int | None) -> bool:
@@ -53,10 +87,11 @@ def matches(rule: AutomationRule, order: Order, event: str, status_id: int | Non
     return not (rule.condition_company == "no" and order.buyer_is_company)
 
 
-def run_rules(order_id: int, event: str, status_id: int | None, depth: int) -> int:
+def run_rules(order_id: int, event: str, status_id: int | None, depth: int, event_key: str = "") -> int:
     order = db.session.get(Order, order_id)
     if order is None:
         return 0
+    event_key = event_key or uuid.uuid4().hex  # a job queued before events had keys
     rules = db.session.scalars(db.select(AutomationRule).where(AutomationRule.merchant_id == order.merchant_id,
                                                                AutomationRule.active.is_(True))
                                .order_by(AutomationRule.id)).all()
@@ -64,10 +99,21 @@ def run_rules(order_id: int, event: str, status_id: int | None, depth: int) -> i
     for rule in rules:
         if not matches(rule, order, event, status_id):
             continue
-        run = AutomationRun(merchant_id=order.merchant_id, rule_id=rule.id, order_id=order.id,
-                            event=event, depth=depth, state="running", log=[])
-        db.session.add(run)
-        db.session.commit()
+        run = db.session.scalar(db.select(AutomationRun).where(AutomationRun.rule_id == rule.id,
+                                                               AutomationRun.order_id == order.id,
+                                                               AutomationRun.event_key == event_key))
+        if run is None:
+            run = AutomationRun(merchant_id=order.merchant_id, rule_id=rule.id, order_id=order.id, event=event,
+                                event_key=event_key, depth=depth, state="running", log=[])
+            db.session.add(run)
+            try:
+                db.session.commit()
+            except IntegrityError:  # the same event's job running elsewhere started it
+                db.session.rollback()
+                continue
+        elif run.state != "running":
+            continue  # this job ran before: the run is waiting, done or stopped
+        # else: a worker died in the middle of this run; its steps are idempotent, go on
         advance(run)
         started += 1
     return started
@@ -90,9 +136,10 @@ def advance(run: AutomationRun) -> None:
     while run.step < len(steps):
         step = steps[run.step]
         outcome = _run_step(run, order, step)
-        if outcome == "wait":
+        if outcome in ("wait", "stop"):
             return
-        if outcome == "stop":
+        if outcome == "resume":  # the export became final while the run said it waits
+            continue_run(run.id)
             return
         run.step += 1
         db.session.commit()
@@ -112,26 +159,41 @@ def _run_step(run: AutomationRun, order: Order, step: dict) -> str:
         order.status = status
         _log(run, f"Status zmieniony na „{status.name}”.")
         db.session.commit()
-        fire(order, "status_changed", run.depth + 1)
+        # Named by the run and step: this step run again is the same event, not a second one.
+        fire(order, "status_changed", run.depth + 1, key=f"run{run.id}-{run.step}")
         return "next"
     if kind == "send_email":
-        from ..delivery.mail import MailRefused, queue_email
-
-        template = db.session.scalar(db.select(EmailTemplate).where(EmailTemplate.merchant_id == order.merchant_id,
-                                                                    EmailTemplate.id == step.get("template_id")))
-        if template is None:
-            _finish(run, "stopped", "Krok „wyślij e-mail”: szablon nie istnieje.")
-            return "stop"
-        try:
-            log = queue_email(order, template, trigger=f"automat: {run.rule.name}")
-        except MailRefused as refused:
-            _finish(run, "stopped", f"E-mail nie wysłany: {refused.message}")
-            return "stop"
-        _log(run, f"E-mail „{log.subject}” do {log.recipient} w kolejce.")
-        db.session.commit()
-        return "next"
+        return _email_step(run, order, step)
     _finish(run, "stopped", f"Nieznany krok: {kind}")
     return "stop"
+
+
+def _email_step(run: AutomationRun, order: Order, step: dict) -> str:
+    from ..delivery.mail import MailRefused, enqueue_send, queue_email
+
+    sent_before = db.session.scalar(db.select(EmailLog).where(EmailLog.run_id == run.id,
+                                                              EmailLog.run_step == run.step))
+    if sent_before is not None:  # this step ran before (the job ran twice): one e-mail per step
+        if sent_before.state == "queued":
+            enqueue_send(sent_before)  # in case the first run died before queueing it
+        return "next"
+    template = db.session.scalar(db.select(EmailTemplate).where(EmailTemplate.merchant_id == order.merchant_id,
+                                                                EmailTemplate.id == step.get("template_id")))
+    if template is None:
+        _finish(run, "stopped", "Krok „wyślij e-mail”: szablon nie istnieje.")
+        return "stop"
+    try:
+        log = queue_email(order, template, trigger=f"automat: {run.rule.name}", attach=step.get("attach", ""),
+                          run=run)
+    except MailRefused as refused:
+        _finish(run, "stopped", f"E-mail nie wysłany: {refused.message}")
+        return "stop"
+    except IntegrityError:  # the same step running elsewhere queued it a moment ago
+        db.session.rollback()
+        return "next"
+    _log(run, f"E-mail „{log.subject}” do {log.recipient} w kolejce.")
+    db.session.commit()
+    return "next"
 
 
 def _issue_step(run: AutomationRun, order: Order, step: dict) -> str:
@@ -168,25 +230,54 @@ def _after_export(run: AutomationRun, document: Document, step: dict) -> str:
     run.state, run.waiting_document_id = "waiting", document.id
     _log(run, "Czeka na przekazanie dokumentu do usługi.")
     db.session.commit()
-    return "wait"
+    # The export may have finished in another worker between the read above and this commit:
+    # its resume_for_document() then found no waiting run. Look again now that the wait is seen.
+    db.session.refresh(export)
+    return "resume" if export.state in FINAL_STATES else "wait"
+
+
+def _enqueue_continue(run: AutomationRun) -> bool:
+    return _enqueue(continue_run, run.id, job_id=f"automation-continue-{run.id}-{len(run.log or [])}")
 
 
 def resume_for_document(document_id: int) -> None:
     """Called when a document's export reaches a final state."""
-    runs = db.session.scalars(db.select(AutomationRun.id).where(AutomationRun.waiting_document_id == document_id,
-                                                                AutomationRun.state == "waiting")).all()
-    for run_id in runs:
-        _queue().enqueue(continue_run, run_id, result_ttl=0)
+    runs = db.session.scalars(db.select(AutomationRun).where(AutomationRun.waiting_document_id == document_id,
+                                                             AutomationRun.state == "waiting")).all()
+    for run in runs:
+        _enqueue_continue(run)
+
+
+def resume_waiting_runs() -> int:
+    """For the sweeper: runs still waiting for an export that is final by now (a resume lost to
+    a crash or to Redis) go on. Returns how many were queued."""
+    settle = timedelta(seconds=current_app.config.get("SWEEPER_SETTLE_SECONDS", 5))
+    runs = db.session.scalars(
+        db.select(AutomationRun).join(Export, Export.document_id == AutomationRun.waiting_document_id)
+        .where(AutomationRun.state == "waiting", Export.state.in_(FINAL_STATES),
+               Export.updated_at < utcnow() - settle)).all()
+    return sum(_enqueue_continue(run) for run in runs)
 
 
 def continue_run(run_id: int) -> str:
-    run = db.session.get(AutomationRun, run_id)
-    if run is None or run.state != "waiting":
+    # Taken with one conditional UPDATE: of the resumes that race (the export's follower, the
+    # run itself, the sweeper), one goes on.
+    taken = db.session.execute(update(AutomationRun).where(AutomationRun.id == run_id,
+                                                           AutomationRun.state == "waiting")
+                               .values(state="running").execution_options(synchronize_session=False)).rowcount == 1
+    db.session.commit()
+    if not taken:
         return "not waiting"
-    document = db.session.get(Document, run.waiting_document_id)
+    run = db.session.get(AutomationRun, run_id)
+    db.session.refresh(run)
+    document = db.session.get(Document, run.waiting_document_id) if run.waiting_document_id else None
+    if document is None:
+        _finish(run, "stopped", "Dokument, na który czekała reguła, nie istnieje.")
+        return run.state
     step = (run.rule.steps or [])[run.step]
-    run.state = "running"
     outcome = _after_export(run, document, step)
+    if outcome == "resume":
+        return continue_run(run_id)
     if outcome == "next":
         run.waiting_document_id = None
         run.step += 1

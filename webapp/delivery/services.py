@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
@@ -20,6 +21,22 @@ class SettingsRefused(Exception):
 
 def mail_settings(merchant_id: int) -> MailSettings:
     return db.session.get(MailSettings, merchant_id) or MailSettings(merchant_id=merchant_id)
+
+
+def check_smtp_host(host: str, port: int) -> str | None:
+    """The rule for webhook and service URLs: a public address; loopback and private networks
+    only in demo mode (the local sink), so the hub cannot be aimed at internal hosts."""
+    from ..integrations.services import check_base_url
+
+    name = host.strip("[]")
+    netloc = f"[{name}]" if ":" in name else name
+    url = f"https://{netloc}:{port or 25}/"
+    try:
+        if urlsplit(url).hostname:
+            return check_base_url(url)
+    except ValueError:  # not a host name nor an IP address (e.g. "a:b")
+        pass
+    return _("Podaj nazwę serwera SMTP, np. smtp.twojadomena.pl.")
 
 
 def save_mail_settings(merchant_id: int, form: dict) -> MailSettings:
@@ -49,6 +66,10 @@ def save_mail_settings(merchant_id: int, form: dict) -> MailSettings:
     except ValueError:
         link_days = 30
         errors["link_days"] = _("Od 1 do 365 dni.")
+    if "host" not in errors and port:
+        problem = check_smtp_host(host, port)
+        if problem:
+            errors["host"] = problem
     if errors:
         raise SettingsRefused(errors)
     settings = mail_settings(merchant_id)

@@ -42,8 +42,13 @@ def verify(secret: str, header: str, body: bytes, tolerance: int = 300) -> bool:
 
 
 def fire_document_fetched(document: Document) -> None:
+    """Once per document and webhook: called when the service's PDF is first stored."""
+    told = db.select(WebhookDelivery.webhook_id).where(WebhookDelivery.document_id == document.id,
+                                                       WebhookDelivery.event == "document.fetched")
     hooks = db.session.scalars(db.select(Webhook).where(Webhook.merchant_id == document.merchant_id,
-                                                        Webhook.active.is_(True))).all()
+                                                        Webhook.active.is_(True), Webhook.id.not_in(told))).all()
+    if not hooks:
+        return
     export = document.export
     payload = {
         "event": "document.fetched",

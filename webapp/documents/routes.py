@@ -21,6 +21,7 @@ from .services import IssueRefused, LineChange, issue_correction, latest_state, 
 from .views import printable_for, shows_service_copy
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
+bp.add_app_template_global(shows_service_copy)  # the cards link the PDF the customer gets
 
 
 def _date_arg(name: str) -> date | None:
@@ -161,7 +162,9 @@ def correct(document_id: int):
                 errors[f"lines[{index}].quantity"] = _("Podaj ilość (liczba).")
             if unit_gross is None and not removed:
                 errors[f"lines[{index}].unit_gross"] = _("Podaj cenę brutto (liczba).")
-            changes.append(LineChange(index, quantity or line.quantity, unit_gross or line.unit_gross, removed))
+            # 0 is a value (a line returned in full, a price cut to nothing): only a missing one falls back.
+            changes.append(LineChange(index, line.quantity if quantity is None else quantity,
+                                      line.unit_gross if unit_gross is None else unit_gross, removed))
         if not errors and request.form.get("preview"):
             preview = preview_correction(invoice, changes, request.form.get("reason", ""))
         elif not errors:

@@ -26,6 +26,7 @@ from providers.base import (
     ValidationRejected,
 )
 
+from ..automation.services import resume_waiting_runs
 from ..extensions import db
 from ..models import Export, JournalEntry, utcnow
 from ..redis_conn import get_redis
@@ -404,6 +405,7 @@ def _fetch(export: Export) -> str:
         return "retrying"
     _store_remote(export, remote)
     first_fetch = export.state == "sent"
+    new_pdf = bool(pdf) and not (export.state == "fetched" and export.pdf)  # webhooks wait for a PDF
     export.pdf, export.state, export.fetched_at = pdf, "fetched", utcnow()
     mismatch = compare_totals(export, remote)
     export.totals_mismatch = mismatch or None
@@ -415,8 +417,8 @@ def _fetch(export: Export) -> str:
     attempt.record("ok", message, "—")
     _limits(export).record_success()
     db.session.commit()
-    if first_fetch:
-        _export_finished(export, fetched=True)
+    if first_fetch or new_pdf:
+        _export_finished(export, fetched=new_pdf)
     return "fetched"
 
 
@@ -472,6 +474,7 @@ def sweep() -> dict[str, int]:
             export.generation += 1
             db.session.commit()
             counts["fetch"] += enqueue_fetch(export)
+    counts["automation"] = resume_waiting_runs()  # automatic runs left waiting for a final export
     return counts
 
 

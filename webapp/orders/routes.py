@@ -1,3 +1,6 @@
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -20,7 +23,9 @@ from .services import (
     create_order,
     distinct_values,
     import_orders_csv,
+    mark_paid,
     orders_gross,
+    parse_paid_date,
     seek_page,
 )
 
@@ -82,10 +87,12 @@ def card(order_id: int):
     return render_template(
         "orders/card.html", order=order, statuses=_statuses(), invoice_series=_series("invoice"),
         receipt_series=_series("receipt"), form=EmptyForm(), preview=preview,
+        today_iso=datetime.now(ZoneInfo("Europe/Warsaw")).date().isoformat(),
         preview_is_service=bool(preview and shows_service_copy(preview)),
         templates=db.session.scalars(owned(EmailTemplate).order_by(EmailTemplate.name)).all(),
         emails=db.session.scalars(owned(EmailLog).where(EmailLog.order_id == order.id).order_by(EmailLog.id.desc())).all(),
-        runs=db.session.scalars(owned(AutomationRun).where(AutomationRun.order_id == order.id)
+        runs=db.session.scalars(owned(AutomationRun).options(selectinload(AutomationRun.emails))
+                                .where(AutomationRun.order_id == order.id)
                                 .order_by(AutomationRun.id.desc())).all())
 
 
@@ -135,6 +142,22 @@ def set_status(order_id: int):
         flash(rejected.errors["status"], "error")
     else:
         flash(_("Status zmieniony na „%(status)s”.", status=status.name), "success")
+    return redirect(url_for("orders.card", order_id=order.id))
+
+
+@bp.post("/<int:order_id>/paid")
+@login_required
+def set_paid(order_id: int):
+    order = get_owned_or_404(Order, order_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    paid_date, errors = parse_paid_date(request.form.get("paid_date"))
+    if errors:
+        flash(errors["paid_date"], "error")
+    elif mark_paid(order, paid_date):
+        flash(_("Zamówienie oznaczone jako opłacone (%(date)s).", date=paid_date.isoformat()), "success")
+    else:
+        flash(_("Zamówienie było już opłacone."), "info")
     return redirect(url_for("orders.card", order_id=order.id))
 
 

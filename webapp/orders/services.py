@@ -7,10 +7,12 @@ import functools
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, bindparam, func, select, tuple_
+from sqlalchemy import Select, bindparam, func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from ..documents.totals import document_totals
@@ -235,6 +237,35 @@ def change_status(order: Order, status_id: int) -> OrderStatus:
 
     fire(order, "status_changed")
     return status
+
+
+def parse_paid_date(value) -> tuple[date | None, dict[str, str]]:
+    """The payment date from a form or the API (RRRR-MM-DD); none given means today."""
+    if value in (None, ""):
+        return datetime.now(ZoneInfo("Europe/Warsaw")).date(), {}
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip()), {}
+        except ValueError:
+            pass
+    return None, {"paid_date": _("Data w formacie RRRR-MM-DD.")}
+
+
+def mark_paid(order: Order, paid_date: date) -> bool:
+    """Mark an unpaid order paid and fire "order paid" once: the change is a conditional UPDATE
+    (only while unpaid), so a double click or two API calls make one transition. Returns whether
+    this call made it; an order paid already is left as it is."""
+    changed = db.session.execute(
+        update(Order).where(Order.id == order.id, Order.merchant_id == order.merchant_id, Order.paid.is_(False))
+        .values(paid=True, paid_date=paid_date).execution_options(synchronize_session=False)
+    ).rowcount == 1
+    db.session.commit()
+    db.session.refresh(order)
+    if changed:
+        from ..automation.services import fire
+
+        fire(order, "order_paid", key="paid")  # the same key as an order created paid: once per order
+    return changed
 
 
 # --- CSV import -----------------------------------------------------------------------------
