@@ -13,7 +13,7 @@ from sqlalchemy.orm import contains_eager, load_only
 from providers import PROVIDERS
 from providers.base import FEATURES, option_on
 
-from ..exports.bulk import BulkFilters, preview_bulk, progress, start_bulk
+from ..exports.bulk import BULK_STATES, BulkFilters, preview_bulk, progress, start_bulk
 from ..exports.services import ExportRefused, export_document, reconcile_export, refresh_export, retry_export
 from ..extensions import db
 from ..forms import EmptyForm
@@ -81,9 +81,11 @@ def _date(name: str) -> date | None:
 
 def _filters() -> BulkFilters:
     kind = request.values.get("kind") or None
+    state = request.values.get("bulk_state") or None
     return BulkFilters(date_from=_date("from"), date_to=_date("to"),
                        series_id=request.values.get("series", type=int) or None,
-                       kind=kind if kind in ("invoice", "receipt", "correction") else None)
+                       kind=kind if kind in ("invoice", "receipt", "correction") else None,
+                       state=state if state in BULK_STATES else None)
 
 
 def _csrf_ok() -> None:
