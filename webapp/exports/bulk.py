@@ -10,7 +10,7 @@ from datetime import date
 
 from flask import current_app
 from rq import Queue
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from ..extensions import db
 from ..models import BulkRun, Document, Export, Integration, utcnow
@@ -128,8 +128,9 @@ def _planned(integration: Integration, service, filters: BulkFilters) -> int:
     if not capabilities.corrections:
         query = query.where(Document.kind != "correction")
     else:
-        original = db.select(Export.id).where(Export.document_id == Document.corrects_id,
-                                              Export.remote_id.is_not(None)).exists()
+        theirs = aliased(Export)  # the invoice's export (a retry run joins the document's own)
+        original = db.select(theirs.id).where(theirs.document_id == Document.corrects_id,
+                                              theirs.remote_id.is_not(None)).correlate(Document).exists()
         query = query.where(db.or_(Document.kind != "correction", original))
     return db.session.scalar(db.select(db.func.count()).select_from(query.subquery()))
 
