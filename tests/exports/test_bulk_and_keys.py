@@ -92,7 +92,7 @@ def test_rotate_credentials_key_reencrypts_every_integration(app, merchant_user,
     integration = create_integration(merchant_user.merchant_id, "fakturownia", "F", {"api_token": "sekret-ąę"})
     before = bytes(db.session.execute(text("SELECT credentials_encrypted FROM integration")).scalar_one())
     result = app.test_cli_runner().invoke(args=["rotate-credentials-key"])
-    assert "Re-encrypted the credentials of 1 integrations" in result.output
+    assert "Re-encrypted with the newest key: 1 integration credentials" in result.output
     db.session.expire_all()
     after = bytes(db.session.execute(text("SELECT credentials_encrypted FROM integration")).scalar_one())
     assert after != before and b"sekret" not in after
