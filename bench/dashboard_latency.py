@@ -203,8 +203,10 @@ def main() -> int:
                                             .order_by(Export.id.desc()).limit(500)).all()
             random.Random(7).shuffle(export_ids)
             deep_page = max(2, total // PER_PAGE)
-            deep_cursor = db.session.scalar(db.select(Export.id).where(Export.integration_id == watched)
-                                            .order_by(Export.id.desc()).offset((deep_page - 1) * PER_PAGE - 1).limit(1))
+            # The section lists documents (with their export): its cursor is a document id.
+            deep_cursor = db.session.scalar(db.select(Export.document_id).where(Export.integration_id == watched)
+                                            .order_by(Export.document_id.desc())
+                                            .offset((deep_page - 1) * PER_PAGE - 1).limit(1))
             return pages(watched, export_ids, deep_page, deep_cursor), total
 
         started = time.monotonic()

@@ -411,6 +411,8 @@ class Export(db.Model):
 # a page reads the same few index entries at 100,000 rows as at 100, with or without a filter.
 db.Index("ix_export_merchant_integration_id", Export.merchant_id, Export.integration_id, Export.id)
 db.Index("ix_export_merchant_integration_state_id", Export.merchant_id, Export.integration_id, Export.state, Export.id)
+# The module's export list: the merchant's documents newest first, each with its export if any.
+db.Index("ix_document_merchant_id_id", Document.merchant_id, Document.id)
 db.Index("ix_order_merchant_ordered_at_id", Order.merchant_id, Order.ordered_at, Order.id)
 db.Index("ix_order_merchant_status_ordered_at_id", Order.merchant_id, Order.status_id, Order.ordered_at, Order.id)
 # The distinct payment names (module page) by a skip scan; the sources use uq_order_source_id.
@@ -447,6 +449,7 @@ class BulkRun(db.Model):
     total: Mapped[int] = mapped_column(Integer, default=0)
     enqueued: Mapped[int] = mapped_column(Integer, default=0)
     skipped: Mapped[int] = mapped_column(Integer, default=0)
+    planned: Mapped[int | None] = mapped_column(Integer, nullable=True)  # rows the run will write, counted first
     skipped_reasons: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)

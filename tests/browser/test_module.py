@@ -72,6 +72,7 @@ def test_connect_link_export_and_export_all(page: Page, merchant_user, worker, s
 
     # A refusal by the service shows its message on the document's row.
     integration = db.session.scalar(db.select(Integration))
+    linked = dict(integration.series_links)
     integration.series_links = {"1": "999999"}  # a department the service does not have
     db.session.commit()
     refused_order_id = gen_order(merchant_id).id
@@ -87,6 +88,29 @@ def test_connect_link_export_and_export_all(page: Page, merchant_user, worker, s
     for number in earlier:
         expect(page.locator(f'table.exports tr[data-document="{number}"] .export-status')).to_have_attribute(
             "data-state", "fetched")
+
+    # The row's buttons change with its state: after the fix, "Ponów" sends it and goes away.
+    integration = db.session.scalar(db.select(Integration))
+    integration.series_links, integration.auto_export = linked, False
+    db.session.commit()
+    waiting_number = issue_document(gen_order(merchant_id, payment_method="PayU"), "invoice").number
+    quiet_test_thread_db()
+    row = page.locator(f'table.exports tr[data-document="{row.get_attribute("data-document")}"]')
+    row.get_by_role("button", name="Ponów").click()
+    expect(row.locator(".export-status")).to_have_attribute("data-state", "fetched", timeout=EXPORT_TIMEOUT_MS)
+    expect(row.get_by_role("button", name="Ponów")).to_have_count(0)
+    # "Odśwież" shows the refresh under way, then the service's copy read again.
+    refreshed = row.locator(".export-status")
+    row.get_by_role("button", name="Odśwież").click()
+    expect(refreshed).to_have_attribute("data-refreshing", "true")
+    expect(refreshed).not_to_have_attribute("data-refreshing", "true", timeout=EXPORT_TIMEOUT_MS)
+    # A document issued with "pass automatically" off waits in the list for its "Eksportuj".
+    page.reload()
+    waiting_row = page.locator(f'table.exports tr[data-document="{waiting_number}"]')
+    expect(waiting_row.locator(".export-status")).to_have_attribute("data-state", "none")
+    waiting_row.get_by_role("button", name="Eksportuj").click()
+    expect(waiting_row.locator(".export-status")).to_have_attribute("data-state", "fetched",
+                                                                     timeout=EXPORT_TIMEOUT_MS)
 
     page.goto("/integrations/capabilities")
     expect(page.locator('tr[data-provider="fakturownia"] td[data-feature="numbering_series"] .badge')).to_have_class(

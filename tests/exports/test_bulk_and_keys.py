@@ -1,5 +1,6 @@
 """Export all (preview, one click, progress), key rotation, refresh, the superseded hub copy."""
 import io
+import re
 from decimal import Decimal
 
 from pypdf import PdfReader
@@ -91,7 +92,7 @@ def test_rotate_credentials_key_reencrypts_every_integration(app, merchant_user,
     integration = create_integration(merchant_user.merchant_id, "fakturownia", "F", {"api_token": "sekret-ąę"})
     before = bytes(db.session.execute(text("SELECT credentials_encrypted FROM integration")).scalar_one())
     result = app.test_cli_runner().invoke(args=["rotate-credentials-key"])
-    assert "Re-encrypted the credentials of 1 integrations" in result.output
+    assert "Re-encrypted with the newest key: 1 integration credentials" in result.output
     db.session.expire_all()
     after = bytes(db.session.execute(text("SELECT credentials_encrypted FROM integration")).scalar_one())
     assert after != before and b"sekret" not in after
@@ -134,3 +135,97 @@ def test_document_card_lists_every_preflight_problem_before_sending(app, browser
     assert "lines[0].sku" in page and "lines[1].sku" in page
     run_jobs(app)
     assert fakturownia.stored(document.reference) == 0  # nothing was sent
+
+
+def _export(document, integration_id, state, **fields):
+    export = Export(merchant_id=document.merchant_id, document_id=document.id, integration_id=integration_id,
+                    state=state, trigger="test", field_errors={}, **fields)
+    db.session.add(export)
+    db.session.commit()
+    return export
+
+
+def test_only_sent_or_fetched_documents_count_as_already_passed(app, browser, merchant_user):
+    from webapp.exports import bulk
+
+    integration = create_integration(merchant_user.merchant_id, "fakturownia", "F", {"api_token": "t"},
+                                     auto_export=False)
+    states = ("fetched", "sent", "queued", "sending", "retrying", "in_doubt", "rejected")
+    for state in states:
+        _export(_issue_without_export(merchant_user.merchant_id), integration.id, state)
+    _issue_without_export(merchant_user.merchant_id)  # not passed: the only one to send
+    preview = preview_bulk(integration, BulkFilters())
+    assert (preview.total, preview.to_send, preview.already, preview.in_progress, preview.rejected) == (8, 1, 2, 4, 1)
+    page = browser.get(f"/integrations/{integration.id}/bulk", headers={"HX-Request": "true"}).get_data(as_text=True)
+    for name, count in (("to_send", 1), ("already", 2), ("in_progress", 4), ("rejected", 1)):
+        assert f'data-count="{name}">{count}<' in page, name
+    run = start_bulk(integration, BulkFilters(), "test")
+    bulk.run_bulk(run.id)
+    run = db.session.get(BulkRun, run.id)
+    assert (run.planned, run.enqueued) == (1, 1)
+    assert run.skipped_reasons == {bulk.ALREADY: 2, bulk.IN_PROGRESS: 4, bulk.REJECTED: 1}
+
+
+def test_rejected_exports_are_retried_in_bulk_after_a_fix(app, browser, fakturownia):
+    integration = db.session.get(Integration, fakturownia.integration_id)
+    integration.send_sku = True  # and the orders' items have no SKU: refused before sending
+    db.session.commit()
+    merchant_id, integration_id = fakturownia.merchant_id, fakturownia.integration_id
+    refused = []
+    for _ in range(2):
+        order = gen_order(merchant_id)
+        for item in order.items:
+            item.sku = ""
+        db.session.commit()
+        refused.append(issue_document(order, "invoice", trigger="test").reference)
+    fine = issue_document(gen_order(merchant_id), "invoice", trigger="test").reference
+    run_jobs(app)
+    assert db.session.scalar(db.select(db.func.count(Export.id)).where(Export.state == "rejected")) == 2
+    assert fakturownia.stored(fine) == 1
+
+    hx = {"HX-Request": "true"}
+    before_fix = browser.get(f"/integrations/{integration_id}/bulk?bulk_state=rejected", headers=hx).get_data(as_text=True)
+    assert 'data-count="to_retry">0<' in before_fix and "sku" in before_fix  # still failing: listed, not retried
+    integration = db.session.get(Integration, integration_id)
+    integration.send_sku = False  # the settings fix
+    db.session.commit()
+    default = browser.get(f"/integrations/{integration_id}/bulk", headers=hx).get_data(as_text=True)
+    assert 'data-count="to_send">0<' in default and 'data-count="rejected">2<' in default
+    preview = browser.get(f"/integrations/{integration_id}/bulk?bulk_state=rejected", headers=hx).get_data(as_text=True)
+    assert 'data-count="to_retry">2<' in preview and "Ponów 2 dokumentów" in preview
+    assert 'name="bulk_state" value="rejected"' in preview
+    browser.post(f"/integrations/{integration_id}/bulk", data={"bulk_state": "rejected"})
+    run_jobs(app)
+    run = db.session.scalar(db.select(BulkRun))
+    assert (run.state, run.planned, run.enqueued) == ("done", 2, 2)
+    assert run.filters["state"] == "rejected"
+    retried = db.session.scalars(db.select(Export).where(Export.bulk_run_id == run.id)).all()
+    assert len(retried) == 2 and all(e.state == "fetched" and e.generation >= 1 for e in retried)
+    assert progress(run) == {"fetched": 2}
+    assert [fakturownia.stored(ref) for ref in (*refused, fine)] == [1, 1, 1]  # each exactly once
+
+
+def test_progress_bar_runs_to_the_planned_count_not_the_rows_written(app, browser, merchant_user, monkeypatch):
+    from webapp.exports import bulk
+
+    integration = create_integration(merchant_user.merchant_id, "fakturownia", "F", {"api_token": "t"},
+                                     auto_export=False)
+    for _ in range(5):
+        _issue_without_export(merchant_user.merchant_id)
+    monkeypatch.setattr(bulk, "BATCH_SIZE", 2)
+    run_id = start_bulk(integration, BulkFilters(), "test").id
+    seen = []
+    enqueue = bulk.enqueue_exports
+
+    def watching(exports):
+        page = browser.get(f"/integrations/{integration.id}/bulk/{run_id}",
+                           headers={"HX-Request": "true"}).get_data(as_text=True)
+        seen.append(re.search(r'<progress max="(\d+)" value="(\d+)"', page).groups())
+        written = sum(int(n) for n in re.findall(r'<strong data-state="\w+">(\d+)<', page))
+        seen[-1] += (written,)
+        return enqueue(exports)
+
+    monkeypatch.setattr(bulk, "enqueue_exports", watching)
+    bulk.run_bulk(run_id)
+    assert [max_ for max_, _, _ in seen] == ["5", "5", "5"]
+    assert [written for *_, written in seen] == [2, 4, 5]  # the bar's maximum was known from the start

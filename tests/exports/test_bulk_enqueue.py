@@ -74,6 +74,7 @@ def test_bulk_run_queues_exactly_one_job_per_sendable_document(app, merchant_use
     run = db.session.get(BulkRun, run_id)
     documents = len(everything)
     assert run.state == "done" and run.finished_at is not None
+    assert run.planned == len(sendable_documents) + 1  # counted before the first batch: the rows written
     assert (run.total, run.enqueued, run.skipped) == (documents, len(sendable_documents), 2)
     assert run.skipped_reasons == {"już przekazane": 1, "korygowana faktura nie jest jeszcze w usłudze": 1,
                                    "nie przechodzi kontroli przed wysyłką": 1}
@@ -111,12 +112,15 @@ def test_bulk_run_queues_exactly_one_job_per_sendable_document(app, merchant_use
     enqueued_before = [enqueued for *_, enqueued in batches]
     assert enqueued_before == [sum(size for size, *_ in batches[:i]) for i in range(len(batches))]
 
-    # A second run finds everything passed and queues nothing more.
+    # A second run finds everything passed or on its way and queues nothing more; only a sent or
+    # fetched document counts as passed, the others are named for what they are.
     second = start_bulk(integration, BulkFilters(), "test").id
     _run_default_queue(app)
     second = db.session.get(BulkRun, second)
     assert (second.state, second.total, second.enqueued, second.skipped) == ("done", documents, 0, documents)
-    assert second.skipped_reasons == {"już przekazane": documents - 1, "korygowana faktura nie jest jeszcze w usłudze": 1}
+    assert second.skipped_reasons == {bulk.ALREADY: 1, bulk.IN_PROGRESS: len(sendable_documents),
+                                      bulk.REJECTED: 1, "korygowana faktura nie jest jeszcze w usłudze": 1}
+    assert second.planned == 0
     assert _exports_queue(app).get_job_ids() == job_ids
 
 

@@ -27,6 +27,7 @@ ROUTE_SAMPLES = {
     "integrations.config_section": "integration", "integrations.series_section": "integration",
     "integrations.payments_section": "integration", "integrations.exports_section": "integration",
     "integrations.export_status": "export", "integrations.export_action": "export",
+    "integrations.export_document_action": "integration",
     "settings.merchant": None, "settings.statuses": None, "settings.series_list": None,
     "settings.series_edit": "series", "settings.api_tokens": None,
     "settings.delete_status_view": "status", "settings.revoke_token": "token",

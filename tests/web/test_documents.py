@@ -219,3 +219,125 @@ def test_no_correction_button_for_a_service_without_corrections(browser, merchan
     page = browser.get(f"/documents/{correction.id}").get_data(as_text=True)
     assert 'id="no-correction-export"' in page and "nie przyjmuje korekt" in page
     assert "Przekaż korektę" not in page
+
+
+# --- passing a document by hand (the card's export button) ------------------------------------
+
+def _export_jobs(app) -> list[str]:
+    from rq import Queue
+
+    from webapp.exports.services import EXPORT_QUEUE
+    from webapp.redis_conn import get_redis
+
+    return Queue(EXPORT_QUEUE, connection=get_redis(app)).get_job_ids()
+
+
+def test_export_by_hand_when_no_integration_passes_automatically(app, browser, merchant_user):
+    from webapp.exports.services import create_integration
+    from webapp.models import Export
+
+    integration = create_integration(merchant_user.merchant_id, "fakturownia", "Moja Fakturownia",
+                                     {"api_token": "t"}, auto_export=False)
+    document = issue_document(gen_order(merchant_user.merchant_id), "invoice")
+    too_long = issue_document(gen_order(merchant_user.merchant_id), "invoice")
+    too_long.notes = "x" * 300  # longer than KSeF's 256 characters
+    db.session.commit()
+    assert db.session.scalar(db.select(db.func.count(Export.id))) == 0  # "off": nothing on issue
+
+    page = browser.get(f"/documents/{document.id}").get_data(as_text=True)
+    assert "Prześlij do Moja Fakturownia" in page and "Połącz usługę księgową" not in page
+    assert 'id="preflight"' not in page
+    bad = browser.get(f"/documents/{too_long.id}").get_data(as_text=True)
+    assert 'id="preflight"' in bad and "Kontrola przed wysyłką do Moja Fakturownia" in bad and "notes" in bad
+
+    response = browser.post(f"/documents/{document.id}/export", data={"integration": integration.id})
+    assert response.status_code == 302 and response.location == f"/documents/{document.id}"
+    export = db.session.scalar(db.select(Export))
+    assert (export.document_id, export.integration_id, export.state) == (document.id, integration.id, "queued")
+    assert _export_jobs(app) == [f"export-{export.id}-0"]
+    assert "Eksport zlecony." in browser.get(response.location).get_data(as_text=True)
+    # Without a choice the only integration is the default one; the pre-flight refusal is named.
+    browser.post(f"/documents/{too_long.id}/export")
+    assert "nie przeszedł kontroli" in browser.get(f"/documents/{too_long.id}").get_data(as_text=True)
+    assert db.session.scalar(db.select(db.func.count(Export.id))) == 1
+
+
+def test_card_chooses_among_several_integrations_of_the_merchant_only(app, browser, merchant_user, other_user):
+    from webapp.exports.services import create_integration
+    from webapp.models import Export
+
+    first = create_integration(merchant_user.merchant_id, "fakturownia", "Pierwsza", {"api_token": "t"},
+                               auto_export=False)
+    second = create_integration(merchant_user.merchant_id, "infakt", "Druga", {"api_key": "k"}, auto_export=False)
+    foreign = create_integration(other_user.merchant_id, "fakturownia", "Cudza", {"api_token": "t"})
+    receipt = issue_document(gen_order(merchant_user.merchant_id), "receipt")
+    page = browser.get(f"/documents/{receipt.id}").get_data(as_text=True)
+    select = re.search(r'<select name="integration".*?</select>', page, re.DOTALL).group(0)
+    assert "wybierz integrację" in select and ">Pierwsza<" in select and ">Druga<" in select and "Cudza" not in select
+    assert 'id="preflight"' not in page  # nothing chosen yet, nothing checked
+    # Choosing inFakt (no receipts) checks the receipt against it.
+    chosen = browser.get(f"/documents/{receipt.id}?integration={second.id}").get_data(as_text=True)
+    assert f'<option value="{second.id}" selected>' in chosen
+    assert "Kontrola przed wysyłką do Druga" in chosen and "nie przyjmuje dokumentów tego rodzaju" in chosen
+    # Another merchant's integration: 404, nothing written.
+    assert browser.post(f"/documents/{receipt.id}/export", data={"integration": foreign.id}).status_code == 404
+    # No choice with two and none automatic: the merchant is asked to choose.
+    browser.post(f"/documents/{receipt.id}/export")
+    assert "Wybierz integrację" in browser.get(f"/documents/{receipt.id}").get_data(as_text=True)
+    assert db.session.scalar(db.select(db.func.count(Export.id))) == 0
+    assert browser.post(f"/documents/{receipt.id}/export", data={"integration": first.id}).status_code == 302
+    assert db.session.scalar(db.select(Export.integration_id)) == first.id
+
+
+def test_a_double_click_on_export_answers_already_passed(app, browser, merchant_user):
+    from webapp.exports.services import create_integration
+    from webapp.models import Export
+
+    create_integration(merchant_user.merchant_id, "fakturownia", "Fakturownia", {"api_token": "t"},
+                       auto_export=False)
+    document = issue_document(gen_order(merchant_user.merchant_id), "invoice")
+    first = browser.post(f"/documents/{document.id}/export")
+    second = browser.post(f"/documents/{document.id}/export")
+    assert (first.status_code, second.status_code) == (302, 302)
+    page = browser.get(f"/documents/{document.id}").get_data(as_text=True)
+    assert f"Dokument {document.number} jest już przekazany do integracji „Fakturownia”." in page
+    assert db.session.scalar(db.select(db.func.count(Export.id))) == 1
+    assert len(_export_jobs(app)) == 1
+
+
+@pytest.mark.parametrize("kind", ["invoice", "correction"])
+def test_a_concurrent_export_between_check_and_insert_is_no_500(app, browser, merchant_user, monkeypatch, kind):
+    """Two requests both pass the "no export yet" check; the second one's INSERT hits the unique
+    document constraint. Simulated: the row appears (committed by another connection) right after
+    the check, while the pre-flight runs."""
+    from webapp.exports import services
+    from webapp.exports.services import create_integration
+    from webapp.models import Export
+
+    integration = create_integration(merchant_user.merchant_id, "fakturownia", "Fakturownia", {"api_token": "t"},
+                                     auto_export=False)
+    document = issue_document(gen_order(merchant_user.merchant_id), "invoice")
+    if kind == "correction":
+        db.session.add(Export(merchant_id=merchant_user.merchant_id, document_id=document.id,
+                              integration_id=integration.id, state="fetched", remote_id="R-1", trigger="test",
+                              field_errors={}))
+        db.session.commit()
+        document = issue_correction(document, [LineChange(0, Decimal(1), Decimal("39.99"))], "Zwrot")
+    document_id, number = document.id, document.number
+    real_preflight = services.preflight
+
+    def racing_preflight(doc, integ):
+        with db.engine.begin() as other:
+            other.execute(Export.__table__.insert().values(
+                merchant_id=merchant_user.merchant_id, document_id=doc.id, integration_id=integ.id, state="queued",
+                attempts=0, generation=0, trigger="the other click", last_error="", field_errors={}))
+        return real_preflight(doc, integ)
+
+    monkeypatch.setattr(services, "preflight", racing_preflight)
+    response = browser.post(f"/documents/{document_id}/export")
+    assert response.status_code == 302
+    monkeypatch.setattr(services, "preflight", real_preflight)
+    page = browser.get(f"/documents/{document_id}").get_data(as_text=True)
+    assert f"Dokument {number} jest już przekazany do integracji „Fakturownia”." in page
+    assert db.session.scalars(db.select(Export.trigger).where(Export.document_id == document_id)).all() == [
+        "the other click"]

@@ -9,12 +9,13 @@ from providers import PROVIDERS
 from ..exports.services import (
     ExportRefused,
     export_document,
+    export_targets,
     integration_for,
     preflight,
 )
 from ..extensions import db
 from ..forms import EmptyForm
-from ..models import DOCUMENT_KINDS, Document, JournalEntry, Series, utcnow
+from ..models import DOCUMENT_KINDS, Document, Integration, JournalEntry, Series, utcnow
 from ..orders.intake import parse_decimal
 from ..tenancy import get_owned_or_404, owned
 from .services import IssueRefused, LineChange, issue_correction, latest_state, preview_correction
@@ -66,15 +67,18 @@ def card(document_id: int):
         .order_by(JournalEntry.id.desc()).limit(50)
     ).all()
     export = document.export
-    auto_integration = integration_for(document) if export is None else None
-    problems = preflight(document, auto_integration) if auto_integration is not None else []
+    targets = export_targets(document) if export is None else []
+    chosen = integration_for(document, request.args.get("integration", type=int), targets=targets) if targets else None
+    if chosen is None and targets:
+        chosen = integration_for(document, targets=targets)
+    problems = preflight(document, chosen) if chosen is not None else []
     stale = bool(export and export.state == "fetched" and export.fetched_at and
                  utcnow() - export.fetched_at > timedelta(seconds=current_app.config.get("SERVICE_COPY_STALE_AFTER", 3600)))
     return render_template("documents/card.html", document=document, printable=printable_for(document),
                            corrections=corrections, form=EmptyForm(), journal=journal, stale=stale,
-                           problems=problems, auto_integration=auto_integration,
-                           auto_capabilities=PROVIDERS[auto_integration.provider].capabilities if auto_integration else None,
-                           auto_provider_name=PROVIDERS[auto_integration.provider].display_name if auto_integration else "")
+                           problems=problems, targets=targets, chosen=chosen,
+                           chosen_capabilities=PROVIDERS[chosen.provider].capabilities if chosen else None,
+                           chosen_provider_name=PROVIDERS[chosen.provider].display_name if chosen else "")
 
 
 @bp.get("/<int:document_id>/service.pdf")
@@ -104,14 +108,17 @@ def print_pdf(document_id: int):
 @bp.post("/<int:document_id>/export")
 @login_required
 def export(document_id: int):
-    """Pass a document that has no export yet to the merchant's integration."""
+    """Pass a document that has no export yet to one of the merchant's integrations: the one
+    chosen on the card (`integration`, another merchant's answers 404), else the default one."""
     document = get_owned_or_404(Document, document_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    integration = integration_for(document)
+    integration_id = request.form.get("integration", type=int)
+    integration = get_owned_or_404(Integration, integration_id) if integration_id else integration_for(document)
     try:
         if integration is None:
-            raise ExportRefused(_("Najpierw połącz usługę księgową w zakładce Integracje."))
+            raise ExportRefused(_("Wybierz integrację, do której przekazać dokument.") if export_targets(document)
+                                else _("Najpierw połącz usługę księgową w zakładce Integracje."))
         export_document(document, integration, f"użytkownik {current_user.email}")
     except ExportRefused as refused:
         db.session.rollback()

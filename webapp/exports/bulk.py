@@ -10,15 +10,25 @@ from datetime import date
 
 from flask import current_app
 from rq import Queue
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from ..extensions import db
 from ..models import BulkRun, Document, Export, Integration, utcnow
 from ..redis_conn import get_redis
-from .services import enqueue_exports, preflight, provider_class
+from .services import ExportRefused, enqueue_exports, preflight, provider_class, retry_export
 
 BATCH_SIZE = 1000
 KIND_LABELS = {"invoice": "faktury", "receipt": "paragony", "correction": "korekty"}
+
+
+# What a run does with the documents of its filter: pass those not passed yet (no state), or
+# re-queue this integration's rejected exports after a fix (the single "retry", in bulk).
+BULK_STATES = ("rejected",)
+IN_PROGRESS_STATES = ("queued", "sending", "retrying", "in_doubt")
+ALREADY = "już przekazane"
+IN_PROGRESS = "w trakcie przekazywania"
+REJECTED = "odrzucone (ponów je eksportem ze stanem „odrzucone”)"
+PROBLEMS = "nie przechodzi kontroli przed wysyłką"
 
 
 @dataclass
@@ -27,30 +37,39 @@ class BulkFilters:
     date_to: date | None = None
     series_id: int | None = None
     kind: str | None = None
+    state: str | None = None  # None: documents not passed yet; "rejected": retry the rejected ones
+
+    @property
+    def retry(self) -> bool:
+        return self.state == "rejected"
 
     def as_dict(self) -> dict:
         return {"date_from": self.date_from.isoformat() if self.date_from else None,
                 "date_to": self.date_to.isoformat() if self.date_to else None,
-                "series_id": self.series_id, "kind": self.kind}
+                "series_id": self.series_id, "kind": self.kind, "state": self.state}
 
     @classmethod
     def from_dict(cls, data: dict) -> BulkFilters:
         return cls(date_from=date.fromisoformat(data["date_from"]) if data.get("date_from") else None,
                    date_to=date.fromisoformat(data["date_to"]) if data.get("date_to") else None,
-                   series_id=data.get("series_id"), kind=data.get("kind"))
+                   series_id=data.get("series_id"), kind=data.get("kind"),
+                   state=data.get("state") if data.get("state") in BULK_STATES else None)
 
 
 @dataclass
 class BulkPreview:
     total: int = 0
     to_send: int = 0
-    already: int = 0
+    to_retry: int = 0
+    already: int = 0  # sent or fetched: in the service
+    in_progress: int = 0  # queued, sending, retrying or in doubt: on their way
+    rejected: int = 0  # rejected, left alone by a run that passes new documents
     skipped: Counter = field(default_factory=Counter)
     problems: list[tuple[Document, list]] = field(default_factory=list)
 
 
-def _candidates(merchant_id: int, filters: BulkFilters):
-    query = db.select(Document.id).where(Document.merchant_id == merchant_id)
+def _candidates(integration: Integration, filters: BulkFilters):
+    query = db.select(Document.id).where(Document.merchant_id == integration.merchant_id)
     if filters.date_from:
         query = query.where(Document.issue_date >= filters.date_from)
     if filters.date_to:
@@ -59,11 +78,14 @@ def _candidates(merchant_id: int, filters: BulkFilters):
         query = query.where(Document.series_id == filters.series_id)
     if filters.kind:
         query = query.where(Document.kind == filters.kind)
+    if filters.retry:
+        query = query.join(Export, Export.document_id == Document.id).where(
+            Export.integration_id == integration.id, Export.state == "rejected")
     return query.order_by(Document.id)
 
 
-def _batches(merchant_id: int, filters: BulkFilters):
-    ids = db.session.scalars(_candidates(merchant_id, filters)).all()
+def _batches(integration: Integration, filters: BulkFilters):
+    ids = db.session.scalars(_candidates(integration, filters)).all()
     for start in range(0, len(ids), BATCH_SIZE):
         yield db.session.scalars(
             db.select(Document).where(Document.id.in_(ids[start:start + BATCH_SIZE])).order_by(Document.id)
@@ -71,11 +93,18 @@ def _batches(merchant_id: int, filters: BulkFilters):
         ).all()
 
 
-def _skip_reason(document: Document, service) -> str | None:
-    """Why a document is not sent at all; `service` is the integration's provider class."""
+def _skip_reason(document: Document, service, integration: Integration, filters: BulkFilters) -> str | None:
+    """Why a document is not sent (or, retrying, not re-queued) at all; `service` is the
+    integration's provider class. Only a sent or fetched document counts as already passed."""
     capabilities, name = service.capabilities, service.display_name
-    if document.export is not None:
-        return "already"
+    export = document.export
+    if export is not None:
+        if export.state in ("sent", "fetched"):
+            return ALREADY
+        if export.state != "rejected":
+            return IN_PROGRESS
+        if not (filters.retry and export.integration_id == integration.id):
+            return REJECTED
     if document.kind == "receipt" and not capabilities.receipts:
         return f"{name} nie przyjmuje paragonów"
     if document.kind == "correction":
@@ -87,23 +116,48 @@ def _skip_reason(document: Document, service) -> str | None:
     return None
 
 
+def _planned(integration: Integration, service, filters: BulkFilters) -> int:
+    """How many documents of the filter a run will write a row for (or re-queue): those
+    _skip_reason lets through, counted in SQL before the first batch is read."""
+    capabilities = service.capabilities
+    query = _candidates(integration, filters).order_by(None)
+    if not filters.retry:
+        query = query.where(~db.select(Export.id).where(Export.document_id == Document.id).exists())
+    if not capabilities.receipts:
+        query = query.where(Document.kind != "receipt")
+    if not capabilities.corrections:
+        query = query.where(Document.kind != "correction")
+    else:
+        theirs = aliased(Export)  # the invoice's export (a retry run joins the document's own)
+        original = db.select(theirs.id).where(theirs.document_id == Document.corrects_id,
+                                              theirs.remote_id.is_not(None)).correlate(Document).exists()
+        query = query.where(db.or_(Document.kind != "correction", original))
+    return db.session.scalar(db.select(db.func.count()).select_from(query.subquery()))
+
+
 def preview_bulk(integration: Integration, filters: BulkFilters, problem_limit: int = 50) -> BulkPreview:
     preview = BulkPreview()
     service = provider_class(integration)
-    for batch in _batches(integration.merchant_id, filters):
+    for batch in _batches(integration, filters):
         for document in batch:
             preview.total += 1
-            reason = _skip_reason(document, service)
-            if reason == "already":
+            reason = _skip_reason(document, service, integration, filters)
+            if reason == ALREADY:
                 preview.already += 1
+            elif reason == IN_PROGRESS:
+                preview.in_progress += 1
+            elif reason == REJECTED:
+                preview.rejected += 1
             elif reason:
                 preview.skipped[reason] += 1
             else:
                 problems = preflight(document, integration)
                 if problems:
-                    preview.skipped["nie przechodzi kontroli przed wysyłką"] += 1
+                    preview.skipped[PROBLEMS] += 1
                     if len(preview.problems) < problem_limit:
                         preview.problems.append((document, problems))
+                elif filters.retry:
+                    preview.to_retry += 1
                 else:
                     preview.to_send += 1
     return preview
@@ -182,24 +236,31 @@ def _run_bulk(run_id: int) -> str:
     run = db.session.get(BulkRun, run_id)
     if run is None or run.state == "done":
         return "nothing to do"
-    run.state = "running"
-    db.session.commit()
     integration = run.integration
     service = provider_class(integration)
+    filters = BulkFilters.from_dict(run.filters)
+    run.state = "running"
+    if run.planned is None:  # the progress bar's maximum, known before the first row
+        run.planned = _planned(integration, service, filters)
+    db.session.commit()
     reasons: Counter = Counter(run.skipped_reasons or {})
-    common = {"integration_id": integration.id, "bulk_run_id": run_id,
-              "trigger": f"eksport zbiorczy #{run_id}, {run.trigger}"[:100]}
-    for batch in _batches(run.merchant_id, BulkFilters.from_dict(run.filters)):
-        sendable, rejected, skipped = [], [], 0
+    trigger = f"eksport zbiorczy #{run_id}, {run.trigger}"[:100]
+    common = {"integration_id": integration.id, "bulk_run_id": run_id, "trigger": trigger}
+    written = 0
+    for batch in _batches(integration, filters):
+        sendable, rejected, retries, skipped = [], [], [], 0
         for document in batch:
-            reason = _skip_reason(document, service)
+            reason = _skip_reason(document, service, integration, filters)
             if reason:
-                reasons["już przekazane" if reason == "already" else reason] += 1
+                reasons[reason] += 1
                 skipped += 1
+                continue
+            if filters.retry:
+                retries.append(document.export)
                 continue
             problems = preflight(document, integration)
             if problems:
-                reasons["nie przechodzi kontroli przed wysyłką"] += 1
+                reasons[PROBLEMS] += 1
                 rejected.append({"merchant_id": document.merchant_id, "document_id": document.id, "state": "rejected",
                                  "field_errors": {p.field: [p.message] for p in problems},
                                  "last_error": "; ".join(p.message for p in problems)})
@@ -207,16 +268,41 @@ def _run_bulk(run_id: int) -> str:
                 sendable.append(document.id)
         queued = _insert_exports(sendable, rejected, common)
         run.total += len(batch)
-        batch.clear()  # done with these documents: the commit need not expire each of them
         run.skipped += skipped
+        written += len(queued) + len(rejected)
+        if retries:
+            written += len(retries)
+            run.enqueued += _retry_rejected(retries, run_id, trigger, reasons)
+        else:
+            batch.clear()  # done with these documents: the commit need not expire each of them
         run.skipped_reasons = dict(reasons)
         db.session.commit()  # the rows first, then their jobs: a job never sees an uncommitted row
         enqueue_exports(queued)
         run.enqueued += len(queued)
         db.session.commit()
-    run.state, run.finished_at = "done", utcnow()
+    run.state, run.finished_at, run.planned = "done", utcnow(), written  # documents may have moved meanwhile
     db.session.commit()
     return "done"
+
+
+def _retry_rejected(exports: list[Export], run_id: int, trigger: str, reasons: Counter) -> int:
+    """Re-queue rejected exports the way the single "retry" does (its pre-flight check, a new
+    generation, the job after the commit); one still failing the check keeps its state with the
+    problems found now. Each joins this run's progress. Returns how many were re-queued."""
+    requeued = 0
+    for export in exports:
+        export.bulk_run_id = run_id
+        try:
+            retry_export(export, trigger)
+        except ExportRefused as refused:
+            reasons[PROBLEMS] += 1
+            if refused.problems:
+                export.field_errors = {p.field: [p.message] for p in refused.problems}
+                export.last_error = "; ".join(p.message for p in refused.problems)
+            db.session.commit()
+        else:
+            requeued += 1
+    return requeued
 
 
 def progress(run: BulkRun) -> dict[str, int]:

@@ -14,6 +14,7 @@ from rq import Queue
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
+from sqlalchemy.exc import IntegrityError
 
 from providers import PROVIDERS
 from providers.base import Problem
@@ -98,12 +99,27 @@ def auto_export_integration(merchant_id: int) -> Integration | None:
     )
 
 
-def integration_for(document: Document) -> Integration | None:
-    """Where a document goes by hand: a correction follows its invoice; others go to the
-    integration that takes automatic exports."""
+def export_targets(document: Document) -> list[Integration]:
+    """The integrations a document can be passed to by hand, the automatic one first: a correction
+    whose invoice is in a service goes to that integration alone; any other document to any of the
+    merchant's integrations ("pass automatically" off only means: not on issue)."""
     if document.kind == "correction" and document.corrects is not None and document.corrects.export is not None:
-        return document.corrects.export.integration
-    return auto_export_integration(document.merchant_id)
+        return [document.corrects.export.integration]
+    return list(db.session.scalars(
+        db.select(Integration).where(Integration.merchant_id == document.merchant_id)
+        .order_by(Integration.auto_export.desc(), Integration.id)
+    ))
+
+
+def integration_for(document: Document, integration_id: int | None = None,
+                    targets: list[Integration] | None = None) -> Integration | None:
+    """Where a document goes by hand: the chosen integration when it is one of its targets;
+    without a choice the automatic one, else the only one (None: the merchant has to choose)."""
+    targets = export_targets(document) if targets is None else targets
+    if integration_id is not None:
+        return next((i for i in targets if i.id == integration_id), None)
+    automatic = next((i for i in targets if i.auto_export), None)
+    return automatic or (targets[0] if len(targets) == 1 else None)
 
 
 def add_export(document: Document, integration: Integration, trigger: str) -> Export:
@@ -267,9 +283,23 @@ def job_alive(kind: str, export: Export, waiting: set[str]) -> bool:
 
 
 def export_document(document: Document, integration: Integration, trigger: str) -> Export:
-    """Export one document by hand: row + commit + enqueue."""
+    """Export one document by hand: row + commit + enqueue. A second request for the same
+    document (a double click, two tabs) is refused like the first one that finds the row, also
+    when both passed the check before either committed: the unique document constraint decides."""
+    if document.kind == "correction" and integration_for(document, integration.id) is None:
+        original = document.corrects.export.integration if document.corrects and document.corrects.export else None
+        raise ExportRefused(_("Korektę przekazuje się do integracji korygowanej faktury (%(integration)s).",
+                              integration=original.name if original else "—"))
     export = add_export(document, integration, trigger)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        existing = db.session.scalar(db.select(Export).where(Export.document_id == document.id))
+        if existing is None:
+            raise
+        raise ExportRefused(_("Dokument %(number)s jest już przekazany do integracji „%(integration)s”.",
+                              number=document.number, integration=existing.integration.name)) from None
     enqueue_export(export)
     return export
 

@@ -13,8 +13,8 @@ from sqlalchemy.orm import contains_eager, load_only
 from providers import PROVIDERS
 from providers.base import FEATURES, option_on
 
-from ..exports.bulk import BulkFilters, preview_bulk, progress, start_bulk
-from ..exports.services import ExportRefused, reconcile_export, refresh_export, retry_export
+from ..exports.bulk import BULK_STATES, BulkFilters, preview_bulk, progress, start_bulk
+from ..exports.services import ExportRefused, export_document, reconcile_export, refresh_export, retry_export
 from ..extensions import db
 from ..forms import EmptyForm
 from ..models import EXPORT_STATES, BulkRun, Document, Export, Integration, JournalEntry, Series
@@ -24,10 +24,12 @@ from .services import (
     EXPORT_STATUS_COLUMNS,
     IntegrationRefused,
     connect,
+    fetched_version,
     last_exports,
     limit_defaults,
     payment_names,
     refresh_choices,
+    refresh_due,
     save_configuration,
     save_payment_links,
     save_series_links,
@@ -41,7 +43,10 @@ FEATURE_LABELS = {"receipts": _l("Paragony"), "corrections": _l("Korekty"),
                   "sku": _l("SKU / magazyn")}
 STATE_LABELS = {"queued": _l("w kolejce"), "sending": _l("wysyłanie"), "sent": _l("wysłany"),
                 "fetched": _l("w usłudze"), "rejected": _l("odrzucony"), "retrying": _l("ponawianie"),
-                "in_doubt": _l("niepewny")}
+                "in_doubt": _l("niepewny"), "none": _l("nie przekazany")}
+# The KSeF state the service reports for a document (providers.base.KsefInfo.status).
+KSEF_LABELS = {"processing": _l("w przetwarzaniu"), "accepted": _l("przyjęta"), "error": _l("błąd"),
+               "not_applicable": _l("nie dotyczy")}
 
 
 _TRANSLATED: dict[tuple[str, str], dict[str, str]] = {}
@@ -58,7 +63,9 @@ def _translated(name: str, labels: dict) -> dict[str, str]:
 
 @bp.app_context_processor
 def export_labels():
-    return {"STATE_LABELS": _translated("state", STATE_LABELS), "FEATURE_LABELS": _translated("feature", FEATURE_LABELS)}
+    return {"STATE_LABELS": _translated("state", STATE_LABELS), "FEATURE_LABELS": _translated("feature", FEATURE_LABELS),
+            "KSEF_LABELS": _translated("ksef", KSEF_LABELS), "fetched_version": fetched_version,
+            "refresh_due": refresh_due}
 
 
 def _is_htmx() -> bool:
@@ -74,9 +81,11 @@ def _date(name: str) -> date | None:
 
 def _filters() -> BulkFilters:
     kind = request.values.get("kind") or None
+    state = request.values.get("bulk_state") or None
     return BulkFilters(date_from=_date("from"), date_to=_date("to"),
                        series_id=request.values.get("series", type=int) or None,
-                       kind=kind if kind in ("invoice", "receipt", "correction") else None)
+                       kind=kind if kind in ("invoice", "receipt", "correction") else None,
+                       state=state if state in BULK_STATES else None)
 
 
 def _csrf_ok() -> None:
@@ -161,36 +170,41 @@ EXPORTS_PER_PAGE = 25
 
 
 def _exports_context(integration: Integration, series: list[Series] | None = None) -> dict:
-    """A page of the integration's exports, newest first, with their documents (one query): the
-    page after (`after=<export id>`) or before (`before=`) a cursor row, so a deep page costs what
-    the first does; `page=<n>` (links from before the cursors) skips rows on a narrow index."""
+    """A page of the merchant's documents with their export to this integration (or none yet:
+    "not passed"; documents another integration holds are left out), newest first, in one query:
+    the page after (`after=<document id>`) or before (`before=`) a cursor row, so a deep page costs
+    what the first does; `page=<n>` (links from before the cursors) skips rows on a narrow query of
+    the ids alone."""
     state = request.args.get("state", "")
     filters = _filters()
-    conditions = [Export.integration_id == integration.id]
-    if state in EXPORT_STATES:
+    joined = Export.document_id == Document.id
+    conditions = [db.or_(Export.id.is_(None), Export.integration_id == integration.id)]
+    if state == "none":
+        conditions.append(Export.id.is_(None))
+    elif state in EXPORT_STATES:
         conditions.append(Export.state == state)
-    document_conditions = []
+    else:
+        state = ""
     if filters.date_from:
-        document_conditions.append(Document.issue_date >= filters.date_from)
+        conditions.append(Document.issue_date >= filters.date_from)
     if filters.date_to:
-        document_conditions.append(Document.issue_date <= filters.date_to)
+        conditions.append(Document.issue_date <= filters.date_to)
     if filters.series_id:
-        document_conditions.append(Document.series_id == filters.series_id)
+        conditions.append(Document.series_id == filters.series_id)
     if filters.kind:
-        document_conditions.append(Document.kind == filters.kind)
-    query = (owned(Export).join(Document, Export.document_id == Document.id)
-             .options(load_only(Export.attempts, *EXPORT_STATUS_COLUMNS),
-                      contains_eager(Export.document).load_only(Document.id, Document.number, Document.issue_date))
-             .where(*conditions, *document_conditions))
-    narrow = owned(Export).with_only_columns(Export.id).where(*conditions)
-    if document_conditions:
-        narrow = narrow.join(Document, Export.document_id == Document.id).where(*document_conditions)
-    page = seek_page(query, (Export.id,), lambda export_id: (export_id,),
+        conditions.append(Document.kind == filters.kind)
+    query = (owned(Document).outerjoin(Export, joined)
+             .options(load_only(Document.id, Document.number, Document.issue_date, Document.kind),
+                      contains_eager(Document.export).load_only(Export.attempts, *EXPORT_STATUS_COLUMNS))
+             .where(*conditions))
+    narrow = owned(Document).with_only_columns(Document.id).outerjoin(Export, joined).where(*conditions)
+    page = seek_page(query, (Document.id,), lambda document_id: (document_id,),
                      per_page=max(1, min(request.args.get("per_page", type=int) or EXPORTS_PER_PAGE, 200)),
                      after=request.args.get("after", type=int), before=request.args.get("before", type=int),
                      page=request.args.get("page", type=int), narrow=narrow)
-    return {"page": page, "state": state, "states": EXPORT_STATES, "filters": filters,
-            "series": _all_series() if series is None else series, "form": EmptyForm()}
+    return {"page": page, "state": state, "states": ("none", *EXPORT_STATES), "filters": filters,
+            "series": _all_series() if series is None else series, "form": EmptyForm(),
+            "capabilities": PROVIDERS[integration.provider].capabilities}
 
 
 @bp.get("/<int:integration_id>/exports")
@@ -282,6 +296,13 @@ def payments_section(integration_id: int):
 
 # --- one export: live status and actions --------------------------------------------------------
 
+def _status_args() -> dict:
+    """What a polling status fragment carries in its URL: `actions=1` on the module's rows (the
+    row's buttons live in the fragment and change with the state), `since=<µs>` while a refresh
+    waits for the service's copy newer than the one shown then."""
+    return {"actions": request.args.get("actions") == "1", "since": request.args.get("since", type=int)}
+
+
 @bp.get("/exports/<int:export_id>/status")
 @login_required
 def export_status(export_id: int):
@@ -289,7 +310,7 @@ def export_status(export_id: int):
     export = db.session.scalar(owned(Export).options(load_only(*EXPORT_STATUS_COLUMNS)).where(Export.id == export_id))
     if export is None:
         abort(404)
-    return render_template("integrations/_export_status.html", export=export)
+    return render_template("integrations/_export_status.html", export=export, **_status_args())
 
 
 @bp.post("/exports/<int:export_id>/<action>")
@@ -297,6 +318,10 @@ def export_status(export_id: int):
 def export_action(export_id: int, action: str):
     export = get_owned_or_404(Export, export_id)
     _csrf_ok()
+    background = request.values.get("background") == "1"
+    if action == "refresh" and background and not refresh_due(export):
+        return "", 204  # refreshed or asked for moments ago: one background refresh at a time
+    since = fetched_version(export) if action == "refresh" else None
     trigger = f"użytkownik {current_user.email}"
     error = None
     try:
@@ -311,12 +336,37 @@ def export_action(export_id: int, action: str):
     except ExportRefused as refused:
         db.session.rollback()
         error = refused.message + "".join(f" {p.message}" for p in refused.problems)
+        since = None
     if _is_htmx():
-        if action == "refresh" and error is None:
-            return "", 204  # the background refresh a stale page asks for: nothing to swap
-        return render_template("integrations/_export_status.html", export=export, action_error=error)
+        if background:
+            return "", 204  # the hidden refresh of a stale card or a KSeF answer awaited: nothing to swap
+        # The row's fragment, with its buttons; after a refresh it polls until the new copy is in.
+        return render_template("integrations/_export_status.html", export=export, action_error=error,
+                               actions=True, since=since)
     flash(error or _("Eksport zlecony."), "error" if error else "success")
     return redirect(url_for("documents.card", document_id=export.document_id))
+
+
+@bp.post("/<int:integration_id>/documents/<int:document_id>/export")
+@login_required
+def export_document_action(integration_id: int, document_id: int):
+    """The `export` action of a "not passed" row: pass the document to this integration."""
+    integration = get_owned_or_404(Integration, integration_id)
+    document = get_owned_or_404(Document, document_id)
+    _csrf_ok()
+    error = None
+    try:
+        export_document(document, integration, f"użytkownik {current_user.email}")
+    except ExportRefused as refused:
+        db.session.rollback()
+        error = refused.message + "".join(f" {p.message}" for p in refused.problems)
+    export = db.session.scalar(db.select(Export).where(Export.document_id == document.id))
+    if _is_htmx():
+        return render_template("integrations/_export_status.html", export=export, document=document,
+                               integration=integration, capabilities=PROVIDERS[integration.provider].capabilities,
+                               action_error=error, actions=True)
+    flash(error or _("Eksport zlecony."), "error" if error else "success")
+    return redirect(url_for("integrations.module", integration_id=integration.id))
 
 
 # --- Export all -----------------------------------------------------------------------------

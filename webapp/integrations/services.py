@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
@@ -16,14 +17,28 @@ from providers.base import OptionField, option_on
 
 from ..crypto import decrypt_credentials, encrypt_credentials
 from ..extensions import db
-from ..models import Document, Export, Integration, Order
+from ..models import Document, Export, Integration, Order, utcnow
 from ..orders.services import distinct_values
 from ..redis_conn import get_redis
 
 # The columns templates/integrations/_export_status.html reads: lists load only these (no JSON of
 # field errors, no dates they do not show), the fragment the same.
 EXPORT_STATUS_COLUMNS = (Export.id, Export.document_id, Export.state, Export.remote_number, Export.ksef_status,
-                         Export.ksef_number, Export.ksef_error, Export.last_error, Export.totals_mismatch)
+                         Export.ksef_number, Export.ksef_error, Export.last_error, Export.totals_mismatch,
+                         Export.fetched_at, Export.updated_at)
+
+
+def fetched_version(export: Export) -> int:
+    """When the service's copy shown was read (µs since the epoch; 0: never): a refresh has
+    arrived once this grows."""
+    return int(export.fetched_at.timestamp() * 1_000_000) if export.fetched_at else 0
+
+
+def refresh_due(export: Export) -> bool:
+    """Whether a refresh nobody clicked (a stale card, a KSeF answer awaited) may be asked for:
+    not while the row changed moments ago (a refresh asked for, a fetch just done or retrying)."""
+    quiet = timedelta(seconds=current_app.config.get("BACKGROUND_REFRESH_AFTER", 30))
+    return export.state == "fetched" and (export.updated_at is None or utcnow() - export.updated_at >= quiet)
 
 
 class IntegrationRefused(Exception):
