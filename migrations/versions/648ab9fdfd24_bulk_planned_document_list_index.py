@@ -6,7 +6,7 @@ first after a cursor (with their export, if any): (merchant_id, id) makes a page
 range.
 
 Revision ID: 648ab9fdfd24
-Revises: 2b3f0ef66369
+Revises: 3c878b6d90ea
 Create Date: 2026-12-07 02:30:00.000000
 
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '648ab9fdfd24'
-down_revision = '2b3f0ef66369'
+down_revision = '3c878b6d90ea'
 branch_labels = None
 depends_on = None
 
