@@ -294,6 +294,11 @@ class DuplicateReference(ValidationRejected):
         super().__init__(message, field_errors)
 
 
+class CreateFailed(ValidationRejected):
+    """Asked after an unknown outcome, the service says that create failed (inFakt: its task
+    was refused) and nothing carries our reference: nothing was stored, the refusal stands."""
+
+
 class AuthenticationFailed(ProviderError):
     pass
 
@@ -307,8 +312,27 @@ class TransientError(ProviderError):
         self.status = status
 
 
+class StillProcessing(TransientError):
+    """The service accepted a create and is still working on it (an asynchronous task): nothing
+    to adopt yet and nothing to send again; look again later. Not a failure of the service."""
+
+
+class LookupIncomplete(TransientError):
+    """A look-up used up its budget (pages, detail reads) without a definite answer: the
+    document may be there or not. Never to be taken for "not there"; look again later, or let
+    the merchant check in the service."""
+
+
 class OutcomeUnknown(ProviderError):
-    """The write was sent but no answer came: look the document up, never re-POST blindly."""
+    """The write was sent but no answer came: look the document up, never re-POST blindly.
+
+    `pending_ref` is what the service gave back to follow the write up (inFakt: the creation
+    task); the pipeline keeps it with the export and passes it back to `find_document` as
+    `pending_ref=`, so a later adapter instance can ask about that write directly."""
+
+    def __init__(self, message: str, pending_ref: str | None = None):
+        super().__init__(message)
+        self.pending_ref = pending_ref
 
 
 class NotSupported(ProviderError):

@@ -39,6 +39,7 @@ from .base import (
     DuplicateReference,
     ExportSettings,
     HubDocument,
+    LookupIncomplete,
     NotSupported,
     OptionField,
     OutcomeUnknown,
@@ -320,19 +321,35 @@ class FirmaoProvider(Provider):
             total = -1
         return records, total
 
-    def _pages(self, path: str, params: dict, max_pages: int = MAX_PAGES) -> Iterator[dict]:
-        """Every record of a list, paging with start/limit while totalSize says there is more."""
+    def _pages(self, path: str, params: dict, max_pages: int = MAX_PAGES,
+               complete: bool = False) -> Iterator[dict]:
+        """Every record of a list, paging with start/limit while totalSize says there is more.
+        With `complete`, a list cut short (`max_pages` read while there is more, or the service
+        ignoring `start`) raises LookupIncomplete instead of ending quietly."""
         start, previous_ids = 0, None
         for _ in range(max_pages):
             records, total = self._list(path, params, start)
             ids = [r.get("id") for r in records]
-            if not records or ids == previous_ids:
-                return  # empty, or the service ignored `start`: stop instead of looping
+            if not records:
+                return
+            if ids == previous_ids:
+                # The service ignored `start`: stop instead of looping.
+                if complete and not (0 <= total <= start):
+                    raise LookupIncomplete(
+                        f"Firmao: lista {path} nie przechodzi na kolejne strony – nie da się przejrzeć wszystkich "
+                        "dokumentów; sprawdzimy ponownie."
+                    )
+                return
             previous_ids = ids
             yield from records
             start += len(records)
             if total >= 0 and start >= total:
                 return
+        if complete:
+            raise LookupIncomplete(
+                f"Firmao: przejrzano {max_pages} stron listy {path} ({start} pozycji) bez rozstrzygnięcia – nie "
+                "wiadomo, czy dokument już jest w Firmao; sprawdzimy ponownie (limit stron: opcja lookup_pages)."
+            )
 
     # ------------------------------------------------------------------ account
 
@@ -520,7 +537,10 @@ class FirmaoProvider(Provider):
     def _find_by_reference(self, doc: HubDocument, window_pages: int | None = None) -> dict | None:
         """The transaction carrying our reference: filtered on the field that holds it (one
         request), and only when the service cannot or does not filter on it, by paging through
-        the issue date ±1 day newest first (at most `window_pages` pages), stopping at ours."""
+        the issue date ±1 day newest first, stopping at ours. With `window_pages` (the check
+        before a create) at most that many pages, best effort; without it (a look-up after an
+        unknown outcome) up to the `lookup_pages` option, and running out of pages before the
+        window ends raises LookupIncomplete: never "not there" without having looked."""
         custom = mapping.option(self.options, "reference_custom_field")
         field = f"customFields.{custom}(eq)" if custom else "description(contains)"
         records: list[dict] | None
@@ -542,7 +562,8 @@ class FirmaoProvider(Provider):
             "dir": "DESC",  # [DOC] sorting: the document looked for is among the newest
         }
         pages = window_pages or int(mapping.number_option(self.options, "lookup_pages", 20))
-        return self._carrying(self._pages("/transactions", window, max_pages=max(pages, 1)), doc.reference)
+        return self._carrying(self._pages("/transactions", window, max_pages=max(pages, 1),
+                                          complete=window_pages is None), doc.reference)
 
     def _carrying(self, records, reference: str) -> dict | None:
         return next((r for r in records if reference in mapping.references_in(r, self.options)), None)

@@ -28,10 +28,12 @@ from .base import (
     AuthenticationFailed,
     Capabilities,
     Choice,
+    CreateFailed,
     CredentialField,
     DuplicateReference,
     ExportSettings,
     HubDocument,
+    LookupIncomplete,
     NotSupported,
     OptionField,
     OutcomeUnknown,
@@ -40,6 +42,7 @@ from .base import (
     ProviderError,
     ProviderLimits,
     RemoteDocument,
+    StillProcessing,
     TransientError,
     ValidationRejected,
     bool_option,
@@ -142,8 +145,10 @@ class InfaktProvider(Provider):
         self._prefix = "" if self.base_url.endswith(API_PREFIX) else API_PREFIX
         self._sleep = time.sleep
         self._clock = time.monotonic
-        # Creation tasks this instance started and could not see finish: reference → (collection, task).
-        self._tasks: dict[str, tuple[str, str]] = {}
+        # Creation tasks this instance started and could not see finish: reference → pending ref
+        # ("collection:task"). The pipeline keeps the ref too (OutcomeUnknown.pending_ref), so a
+        # new instance is told about the task through find_document(pending_ref=…).
+        self._tasks: dict[str, str] = {}
 
     # ------------------------------------------------------------------ HTTP
 
@@ -222,10 +227,14 @@ class InfaktProvider(Provider):
         except ValueError:
             return default
 
-    def _pages(self, collection: str, params: dict, max_pages: int = MAX_PAGES) -> Iterator[dict]:
-        """Every entity of a list (`offset`/`limit`), stopping when the service stops paging."""
+    def _pages(self, collection: str, params: dict, max_pages: int = MAX_PAGES,
+               complete: bool = False) -> Iterator[dict]:
+        """Every entity of a list (`offset`/`limit`), stopping when the service stops paging.
+        With `complete`, a list cut short (page limit reached, or the service ignoring `offset`
+        while it says there is more) raises LookupIncomplete instead of ending quietly."""
         previous: list | None = None
         offset = 0
+        seen = 0
         for _ in range(max_pages):
             page = {**params, "offset": offset, "limit": PAGE_SIZE}
             data = self._call("GET", f"/{collection}.json", params=page)
@@ -234,15 +243,27 @@ class InfaktProvider(Provider):
                 raise ProviderError(f"inFakt: nieoczekiwana odpowiedź listy /{collection}.json.")
             entities = [e for e in entities if isinstance(e, dict)]
             ids = [e.get("uuid") or e.get("id") for e in entities]
-            if ids and ids == previous:
-                return  # the service ignored `offset`; stop instead of looping
-            previous = ids
-            yield from entities
             meta = data.get("metainfo") if isinstance(data, dict) else None
             total = meta.get("total_count") if isinstance(meta, dict) else None
+            if ids and ids == previous:
+                # The service ignored `offset`; stop instead of looping.
+                if complete and not (isinstance(total, int) and seen >= total):
+                    raise LookupIncomplete(
+                        f"inFakt: lista /{collection}.json nie przechodzi na kolejne strony – nie da się "
+                        "przejrzeć wszystkich dokumentów; sprawdzimy ponownie."
+                    )
+                return
+            previous = ids
+            yield from entities
+            seen += len(entities)
             offset += PAGE_SIZE
             if len(entities) < PAGE_SIZE or (isinstance(total, int) and offset >= total):
                 return
+        if complete:
+            raise LookupIncomplete(
+                f"inFakt: przejrzano {max_pages} stron listy /{collection}.json bez rozstrzygnięcia – nie wiadomo, "
+                "czy dokument już jest w inFakt; sprawdzimy ponownie."
+            )
 
     # ------------------------------------------------------------------ account
 
@@ -320,7 +341,7 @@ class InfaktProvider(Provider):
                 raise OutcomeUnknown(
                     "inFakt przyjął zlecenie bez numeru zadania – sprawdzamy, czy dokument powstał."
                 )
-            self._tasks[doc.reference] = (collection, str(task))
+            self._tasks[doc.reference] = pending_ref(collection, str(task))
             uuid = self._await_task(collection, str(task), number_sent, opts)
         self._tasks.pop(doc.reference, None)
         # The task names only the uuid; number, totals and status come with the pipeline's fetch
@@ -368,7 +389,7 @@ class InfaktProvider(Provider):
             except ProviderError as error:
                 raise OutcomeUnknown(
                     f"inFakt: nie udało się sprawdzić zlecenia {task} ({error.message}) – sprawdzamy, czy dokument "
-                    "powstał."
+                    "powstał.", pending_ref=pending_ref(collection, task)
                 ) from None
             if uuid:
                 return uuid
@@ -376,31 +397,59 @@ class InfaktProvider(Provider):
             if remaining <= 0:
                 raise OutcomeUnknown(
                     f"inFakt nie utworzył dokumentu w ciągu {max_wait:g} s (zlecenie {task}) – sprawdzimy, czy "
-                    "powstał, zanim spróbujemy ponownie."
+                    "powstał, zanim spróbujemy ponownie.", pending_ref=pending_ref(collection, task)
                 )
             self._sleep(min(wait, remaining))
 
-    def find_document(self, doc: HubDocument) -> RemoteDocument | None:
-        pending = self._tasks.get(doc.reference)
-        if pending is not None:
+    def find_document(self, doc: HubDocument, pending_ref: str | None = None) -> RemoteDocument | None:
+        """Our document, asking first about the creation task of the last send when it is known
+        (`pending_ref`, or a task this instance lost track of): a task still running means the
+        document is not there *yet*, which is no reason to send it again (StillProcessing); a
+        finished one names it. A failed task created nothing: the look-up by reference then
+        settles an earlier send, and when nothing is found the task's refusal is raised."""
+        ref = pending_ref or self._tasks.get(doc.reference)
+        task = split_pending_ref(ref) if ref else None
+        failure: ValidationRejected | None = None
+        if task is not None:
+            collection, task_id = task
             try:
-                uuid = self._task_result(
-                    self._call("GET", f"/async/{pending[0]}/status/{path_id(pending[1])}.json"), False)
-            except ValidationRejected:
-                uuid = None  # the task failed: nothing was created
-            if uuid:
-                return self.fetch_document(_remote_id(uuid, doc.kind))
-        return self._lookup(doc)
+                status = self._call("GET", f"/async/{collection}/status/{path_id(task_id)}.json")
+                uuid = self._task_result(status, False)
+            except NotFound:
+                uuid = None  # the service no longer knows the task: the look-up by reference decides
+            except ValidationRejected as error:
+                uuid, failure = None, error  # the task failed: nothing was created by it
+            else:
+                if uuid:
+                    self._tasks.pop(doc.reference, None)
+                    return self.fetch_document(_remote_id(uuid, doc.kind))
+                if not isinstance(status, dict) or status.get("processing_code") in (None, "", 100, 120, 140,
+                                                                                    "100", "120", "140"):
+                    raise StillProcessing(
+                        f"inFakt jeszcze tworzy dokument (zlecenie {task_id}) – sprawdzimy ponownie, niczego nie "
+                        "wysyłając drugi raz.",
+                        retry_after=self._seconds(self.options, "poll_initial_delay", POLL_INITIAL_DELAY),
+                    )
+                raise ProviderError(
+                    f"inFakt: nieoczekiwany stan zlecenia {task_id} "
+                    f"({self.redact(str(status.get('processing_code')))}) – sprawdź dokument w inFakt."
+                )
+        found = self._lookup(doc)
+        if found is None and failure is not None:
+            self._tasks.pop(doc.reference, None)
+            raise CreateFailed(failure.message, failure.field_errors)
+        return found
 
     def _lookup(self, doc: HubDocument) -> RemoteDocument | None:
         """The document carrying our reference: by the hub number (one filtered request), else
         among the issue day's (narrowed to the buyer's NIP where it can be), stopping at the
         first page that holds it."""
         collection = mapping.collection_for(doc.kind)
-        reads = [MAX_DETAIL_READS]
+        reads = _Reads(MAX_DETAIL_READS)
         if doc.number:
             # Matches when hub numbering was used; the reference check keeps someone else's
-            # document with the same number from being taken for ours.
+            # document with the same number from being taken for ours. One page is enough: the
+            # issue day's search below is the complete one.
             for entity in self._pages(collection, {"q[number_eq]": doc.number}, max_pages=1):
                 if entity.get("number") == doc.number and self._is_ours(collection, entity, doc, reads):
                     return self._as_remote(collection, entity, doc.kind)
@@ -410,20 +459,27 @@ class InfaktProvider(Provider):
         if doc.kind == "invoice" and doc.buyer.is_company and kind == POLISH_NIP:
             # Documented, and it compares the NIP digits we sent: narrows the day to one buyer.
             window["q[clean_client_nip_eq]"] = tax_code
-        for entity in self._pages(collection, window):
+        for entity in self._pages(collection, window, complete=True):
             if self._is_ours(collection, entity, doc, reads):
                 return self._as_remote(collection, entity, doc.kind)
+        if reads.undecided:
+            # Never "not there" while some of the day's documents could not be read.
+            raise LookupIncomplete(
+                f"inFakt: {reads.undecided} dokumentów z {day} nie sprawdzono (limit {MAX_DETAIL_READS} odczytów) – "
+                f"nie wiadomo, czy {doc.reference} już jest w inFakt; sprawdzimy ponownie."
+            )
         return None
 
-    def _is_ours(self, collection: str, entity: dict, doc: HubDocument, reads: list[int]) -> bool:
+    def _is_ours(self, collection: str, entity: dict, doc: HubDocument, reads: _Reads) -> bool:
         if "notes" in entity:
             return mapping.has_reference(entity.get("notes"), doc.reference)
         # The list left the notes out: read the document itself, for this day's documents only.
         if entity.get("invoice_date") not in (None, doc.issue_date.isoformat()) or not entity.get("uuid"):
             return False
-        if reads[0] <= 0:
+        if reads.left <= 0:
+            reads.undecided += 1  # could be ours: the look-up cannot say "not there" any more
             return False
-        reads[0] -= 1
+        reads.left -= 1
         full = self._call("GET", f"/{collection}/{path_id(str(entity['uuid']))}.json")
         if isinstance(full, dict):
             entity.update(full)
@@ -460,6 +516,25 @@ class InfaktProvider(Provider):
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+class _Reads:
+    """The detail reads a look-up may still spend, and the candidates it had to leave unread."""
+
+    def __init__(self, left: int):
+        self.left, self.undecided = left, 0
+
+
+def pending_ref(collection: str, task: str) -> str:
+    """The creation task as the pipeline keeps it: "invoices:<task reference>"."""
+    return f"{collection}:{task}"
+
+
+def split_pending_ref(ref: str) -> tuple[str, str] | None:
+    collection, _, task = (ref or "").partition(":")
+    if collection not in ("invoices", "corrective_invoices") or not task:
+        return None
+    return collection, task
 
 
 def _remote_id(uuid: str, kind: str) -> str:

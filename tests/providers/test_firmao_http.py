@@ -20,6 +20,7 @@ from providers.base import (
     AuthenticationFailed,
     Choice,
     DuplicateReference,
+    LookupIncomplete,
     NotSupported,
     OutcomeUnknown,
     ProviderError,
@@ -561,6 +562,41 @@ def test_without_a_working_filter_the_issue_date_window_is_searched(api, adapter
     api.get(f"{API}/transactions", match=[query(**window, start=100, limit=100)],
             json=page([transaction(id=301)], total=101))
     assert adapter.find_document(make_doc(number="")).remote_id == "301"
+
+
+WINDOW = {"invoiceDate(ge)": "2025-05-13", "invoiceDate(le)": "2025-05-15", "mode(eq)": "SALE",
+          "sort": "id", "dir": "DESC"}
+FILTER_REFUSED = {"status": 400, "json": {"errorCode": "unknownParameter", "field": "description(contains)"}}
+
+
+def test_a_window_longer_than_lookup_pages_is_incomplete_not_none(api):
+    adapter = firmao({"lookup_pages": "2"})
+    api.get(f"{API}/transactions", match=[query(**NOT_FOUND_BY_REFERENCE)], **FILTER_REFUSED)
+    for start in (0, 100):
+        api.get(f"{API}/transactions", match=[query(**WINDOW, start=start, limit=100)],
+                json=page([transaction(id=900 - start - i, description="") for i in range(100)], total=5000))
+    # 200 of 5000 read: "not there" would lead the pipeline to send the document again.
+    with pytest.raises(LookupIncomplete, match="2 stron") as err:
+        adapter.find_document(make_doc(number=""))
+    assert isinstance(err.value, TransientError)
+    assert len(api.calls) == 3
+
+
+def test_a_window_the_service_will_not_page_through_is_incomplete_not_none(api, adapter):
+    api.get(f"{API}/transactions", match=[query(**NOT_FOUND_BY_REFERENCE)], **FILTER_REFUSED)
+    api.get(f"{API}/transactions", json=page([transaction(id=900 - i, description="") for i in range(100)], total=-1))
+    with pytest.raises(LookupIncomplete):
+        adapter.find_document(make_doc(number=""))
+
+
+def test_a_window_read_to_its_end_still_says_not_there(api):
+    adapter = firmao({"lookup_pages": "2"})
+    api.get(f"{API}/transactions", match=[query(**NOT_FOUND_BY_REFERENCE)], **FILTER_REFUSED)
+    api.get(f"{API}/transactions", match=[query(**WINDOW, start=0, limit=100)],
+            json=page([transaction(id=900 - i, description="") for i in range(100)], total=150))
+    api.get(f"{API}/transactions", match=[query(**WINDOW, start=100, limit=100)],
+            json=page([transaction(id=800 - i, description="") for i in range(50)], total=150))
+    assert adapter.find_document(make_doc(number="")) is None
 
 
 # ------------------------------------------------------------------ fetch

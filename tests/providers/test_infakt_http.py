@@ -16,11 +16,14 @@ from urllib3.exceptions import ProtocolError
 
 from providers.base import (
     AuthenticationFailed,
+    CreateFailed,
     DuplicateReference,
     KsefInfo,
+    LookupIncomplete,
     NotSupported,
     OutcomeUnknown,
     ProviderError,
+    StillProcessing,
     TransientError,
     ValidationRejected,
 )
@@ -516,11 +519,47 @@ def test_find_returns_none_and_never_creates(api, adapter):
     assert [c.request.method for c in api.calls] == ["GET"]
 
 
-def test_find_stops_when_the_service_ignores_offset(api, adapter):
+def test_find_stops_when_the_service_ignores_offset_without_claiming_not_there(api, adapter):
     same = listing(*[infakt_invoice(uuid=f"o{i}", notes="") for i in range(100)], total=5000)
     api.get(f"{API}/invoices.json", json=same)
-    assert adapter.find_document(make_doc(number="")) is None
+    # 100 of 5000 seen: "not there" would lead the pipeline to send the document again.
+    with pytest.raises(LookupIncomplete):
+        adapter.find_document(make_doc(number=""))
     assert len(api.calls) == 2
+
+
+def test_find_with_the_detail_read_budget_used_up_is_incomplete_not_none(api, adapter):
+    # 25 documents of the issue day listed without their notes: 20 are read (none is ours),
+    # the other 5 could be: the look-up must not answer "not there".
+    listed = [{"uuid": f"o{i}", "invoice_date": "2025-05-14", "number": f"{i}/05/2025"} for i in range(25)]
+    api.get(f"{API}/invoices.json", match=[query(offset=0, **DAY_Q)], json=listing(*listed))
+    for i in range(20):
+        api.get(f"{API}/invoices/o{i}.json", json=infakt_invoice(uuid=f"o{i}", notes=f"Nr ref.: IB-1-{i}"))
+    with pytest.raises(LookupIncomplete) as err:
+        adapter.find_document(make_doc(number=""))
+    assert isinstance(err.value, TransientError)  # the pipeline looks again later, never resends
+    assert "5 dokumentów z 2025-05-14" in err.value.message
+    assert [c.request.method for c in api.calls] == ["GET"] * 21
+
+
+def test_find_past_the_page_limit_is_incomplete_not_none(api, adapter):
+    def day_page(request):
+        offset = int(request.params["offset"])
+        entities = [infakt_invoice(uuid=f"o{offset + i}", notes=f"Nr ref.: IB-1-{offset + i}") for i in range(100)]
+        return 200, {}, json.dumps(listing(*entities, total=6000))
+
+    api.add_callback(responses.GET, f"{API}/invoices.json", callback=day_page)
+    with pytest.raises(LookupIncomplete, match="50 stron"):
+        adapter.find_document(make_doc(number=""))
+    assert len(api.calls) == 50
+
+
+def test_find_that_read_the_whole_day_still_says_not_there(api, adapter):
+    listed = [{"uuid": f"o{i}", "invoice_date": "2025-05-14", "number": f"{i}/05/2025"} for i in range(3)]
+    api.get(f"{API}/invoices.json", match=[query(offset=0, **DAY_Q)], json=listing(*listed))
+    for i in range(3):
+        api.get(f"{API}/invoices/o{i}.json", json=infakt_invoice(uuid=f"o{i}", notes=f"Nr ref.: IB-1-{i}"))
+    assert adapter.find_document(make_doc(number="")) is None
 
 
 def test_find_asks_a_task_this_adapter_lost_track_of(api, adapter):
@@ -534,6 +573,69 @@ def test_find_asks_a_task_this_adapter_lost_track_of(api, adapter):
     found = adapter.find_document(make_doc())
     assert found is not None and found.remote_id == UUID
     assert not any("invoices.json?" in c.request.url for c in api.calls)  # no list needed
+
+
+def test_a_polling_timeout_carries_the_task_for_a_later_adapter(api, adapter):
+    adapter.options.update(poll_max_wait=0)
+    api.post(f"{API}/async/invoices.json", status=201, json=task())
+    api.get(f"{API}/async/invoices/status/{TASK}.json", json=status(140))
+    with pytest.raises(OutcomeUnknown) as err:
+        adapter.create_document(make_doc(), settings())
+    assert err.value.pending_ref == f"invoices:{TASK}"
+
+
+def fresh_adapter(log):
+    """A new instance, as the pipeline builds one per job: it knows only what it is told."""
+    return InfaktProvider({"api_key": TOKEN}, request_log=log.append)
+
+
+def test_a_fresh_adapter_told_the_task_adopts_the_document_it_created(api, log):
+    api.get(f"{API}/async/invoices/status/{TASK}.json", json=status(201, invoice_uuid=UUID))
+    api.get(f"{API}/invoices/{UUID}.json", json=infakt_invoice())
+    found = fresh_adapter(log).find_document(make_doc(), pending_ref=f"invoices:{TASK}")
+    assert found is not None and (found.remote_id, found.number) == (UUID, "12/05/2025")
+    assert requests_made(log) == [POLL, ("GET", f"/api/v3/invoices/{UUID}.json")]  # no list needed
+
+
+@pytest.mark.parametrize("code", [100, 120, 140])
+def test_a_fresh_adapter_told_a_task_still_running_says_so_instead_of_not_there(api, log, code):
+    api.get(f"{API}/async/invoices/status/{TASK}.json", json=status(code))
+    with pytest.raises(StillProcessing, match=TASK) as err:
+        fresh_adapter(log).find_document(make_doc(), pending_ref=f"invoices:{TASK}")
+    assert isinstance(err.value, TransientError)
+    assert requests_made(log) == [POLL]  # no look-up: the document cannot be there yet
+
+
+def test_a_failed_task_with_nothing_carrying_our_reference_is_a_failed_create(api, log):
+    api.get(f"{API}/async/invoices/status/{TASK}.json",
+            json=status(422, invoice_errors={"payment_method": ["Proszę wybrać odpowiedni sposób płatności."]}))
+    api.get(f"{API}/invoices.json", match=[query(**NUMBER_Q)], json=listing())
+    api.get(f"{API}/invoices.json", match=[query(offset=0, **DAY_Q)], json=listing())
+    with pytest.raises(CreateFailed) as err:
+        fresh_adapter(log).find_document(make_doc(), pending_ref=f"invoices:{TASK}")
+    assert err.value.field_errors == {"payment_method": ["Proszę wybrać odpowiedni sposób płatności."]}
+
+
+def test_a_failed_task_still_adopts_an_earlier_send_carrying_our_reference(api, log):
+    api.get(f"{API}/async/invoices/status/{TASK}.json",
+            json=status(422, invoice_errors={"number": ["Numer faktury już istnieje"]}))
+    api.get(f"{API}/invoices.json", match=[query(**NUMBER_Q)], json=listing(infakt_invoice(number="FV/7/05/2025")))
+    found = fresh_adapter(log).find_document(make_doc(), pending_ref=f"invoices:{TASK}")
+    assert found is not None and found.remote_id == UUID
+
+
+def test_a_task_the_service_no_longer_knows_falls_back_to_the_lookup(api, log):
+    api.get(f"{API}/async/invoices/status/{TASK}.json", status=404, json={"error": "Not found"})
+    api.get(f"{API}/invoices.json", match=[query(**NUMBER_Q)], json=listing(infakt_invoice(number="FV/7/05/2025")))
+    found = fresh_adapter(log).find_document(make_doc(), pending_ref=f"invoices:{TASK}")
+    assert found is not None and found.remote_id == UUID
+
+
+def test_a_correction_task_is_asked_at_its_own_status_path(api, log):
+    api.get(f"{API}/async/corrective_invoices/status/{TASK}.json", json=status(201, invoice_uuid="corr-uuid"))
+    api.get(f"{API}/corrective_invoices/corr-uuid.json", json=infakt_invoice(uuid="corr-uuid", kind="correction"))
+    found = fresh_adapter(log).find_document(correction_doc(), pending_ref=f"corrective_invoices:{TASK}")
+    assert found is not None and found.remote_id == "corrective:corr-uuid"
 
 
 def test_find_a_correction_searches_corrective_invoices(api, adapter):
