@@ -3,7 +3,7 @@ webapp.tenancy so that one merchant never sees another's rows."""
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from flask_login import UserMixin
@@ -393,6 +393,16 @@ class Export(db.Model):
     ksef_link: Mapped[str | None] = mapped_column(String(500), nullable=True)
     ksef_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     totals_mismatch: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # The service's handle on a create whose answer was lost (inFakt: "invoices:<task>"): the
+    # look-up asks about it first instead of taking "not there yet" for "never created".
+    pending_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Look-ups without an answer since the last send, fetch-backs failed since the last success:
+    # each has a cap, after which the pipeline stops and waits for the merchant.
+    lookup_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    fetch_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Why the pipeline stopped following this export up (a failed fetch-back, a look-up that
+    # cannot settle it): shown on the document until the merchant's retry by hand clears it.
+    stopped_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     pdf: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow, onupdate=utcnow)
@@ -405,6 +415,21 @@ class Export(db.Model):
     @property
     def is_final(self) -> bool:
         return self.state in FINAL_STATES
+
+    def send_lease_live(self, lease_seconds: float) -> bool:
+        """A worker claimed the row for a send less than `lease_seconds` ago: it may still be
+        waiting for the service's answer."""
+        return (self.state == "sending" and self.claimed_at is not None
+                and utcnow() - self.claimed_at < timedelta(seconds=lease_seconds))
+
+    def can_reconcile(self, lease_seconds: float) -> bool:
+        """A look-up by hand may start: in doubt, or a send whose worker is gone (lease over)."""
+        return self.state == "in_doubt" or (self.state == "sending" and not self.send_lease_live(lease_seconds))
+
+    @property
+    def can_refresh(self) -> bool:
+        """Reading the service's copy again by hand: once fetched, or when the fetch-back stopped."""
+        return self.state == "fetched" or (self.state == "sent" and bool(self.stopped_error))
 
 
 # The dashboard's lists walk these newest first, a page after a cursor row (keyset pagination):

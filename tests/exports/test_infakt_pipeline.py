@@ -141,3 +141,32 @@ def test_reads_have_their_own_window_and_a_create_spends_one_for_its_poll(app, m
     assert export.state == "fetched" and len(infakt.documents()) == 1
     # one read for the create's poll, two for the fetch (document and PDF)
     assert conn.zcard(f"ib:integration:{integration_id}:reads") == 3
+
+
+def test_a_polling_timeout_never_leads_to_a_second_create_with_a_fresh_adapter(app, merchant_user, sandbox_url):
+    """inFakt finishes the creation task in the background two seconds after the POST; the adapter
+    stops polling at once. Every job builds a new adapter, so only the task reference kept with
+    the export lets the look-up tell "still being created" from "never created"."""
+    service = connect(sandbox_url, merchant_user.merchant_id, async_polls=1000, async_seconds=2.0)
+    # One poll, then the create gives up; a look-up that finds the task running waits 0.3 s.
+    service.integration.options = {**FAST_POLLING, "poll_initial_delay": "0.3", "poll_max_wait": "0"}
+    db.session.commit()
+    document = issue(merchant_user)
+    reference = document.reference
+    run_queue_once(app, "exports")
+    db.session.remove()
+    [export] = exports()
+    assert export.state == "in_doubt" and "zlecenie" in export.last_error
+    assert service.documents(oid=reference) == []  # the task is still running
+
+    run_jobs(app)
+
+    [export] = exports()
+    assert export.state == "fetched", export.last_error
+    [stored] = service.documents(oid=reference)
+    assert (stored["uuid"], stored["number"]) == (export.remote_id, export.remote_number)
+    entries = db.session.scalars(db.select(JournalEntry).order_by(JournalEntry.id)).all()
+    assert [e.action for e in entries].count("create") == 1
+    assert entries[-2].action == "lookup" and "Uzgodniono" in entries[-2].message
+    lookups = " ".join(e.request_summary for e in entries if e.action == "lookup")
+    assert "/async/invoices/status/" in lookups and "POST" not in lookups

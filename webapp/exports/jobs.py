@@ -17,11 +17,14 @@ from sqlalchemy import func, or_, update
 
 from providers.base import (
     AuthenticationFailed,
+    CreateFailed,
     DuplicateReference,
+    LookupIncomplete,
     NotSupported,
     OutcomeUnknown,
     ProviderError,
     RemoteDocument,
+    StillProcessing,
     TransientError,
     ValidationRejected,
 )
@@ -49,6 +52,11 @@ log = logging.getLogger(__name__)
 MAX_TRANSIENT_ATTEMPTS = 12
 FETCH_REQUESTS = 2  # the document, then its PDF
 FETCH_YIELD_MAX_WAIT = 300.0  # a yielding fetch looks again at least this often (s)
+# Look-ups of an in-doubt document that end without an answer (service failing, its task still
+# running, a search cut short), and failed fetch-backs in a row: past these the pipeline stops
+# and shows why on the document; the merchant goes on by hand ("Uzgodnij" / "Odśwież").
+MAX_LOOKUP_ATTEMPTS = 20
+MAX_FETCH_ATTEMPTS = 8
 
 
 class Attempt:
@@ -195,6 +203,8 @@ def _run_export(export: Export) -> str:
         export.state = "in_doubt"
         db.session.commit()
     if export.state == "in_doubt":
+        if export.stopped_error:
+            return "stopped"  # waits for the merchant's "Uzgodnij" (a job left over from before)
         return _reconcile(export)
     if export.next_attempt_at and export.next_attempt_at > utcnow() + timedelta(seconds=0.5):
         return _reschedule(export, (export.next_attempt_at - utcnow()).total_seconds())
@@ -210,7 +220,8 @@ def _claim(export: Export) -> bool:
         update(Export)
         .where(Export.id == export.id, Export.state.in_(("queued", "retrying")),
                Export.generation == export.generation)
-        .values(state="sending", claimed_at=utcnow(), attempts=Export.attempts + 1)
+        .values(state="sending", claimed_at=utcnow(), attempts=Export.attempts + 1, pending_ref=None,
+                lookup_attempts=0, stopped_error=None)
         .execution_options(synchronize_session=False)
     ).rowcount == 1
     db.session.commit()
@@ -249,7 +260,7 @@ def _send(export: Export) -> str:
     except TransientError as error:
         return _retry_later(export, attempt, str(error), error.retry_after)
     except OutcomeUnknown as error:
-        return _in_doubt(export, attempt, str(error))
+        return _in_doubt(export, attempt, str(error), pending_ref=error.pending_ref)
     except ProviderError as error:
         return _reject(export, attempt, str(error), {})
     # What the adapter noticed on the way (e.g. a SKU it could not link), kept in the journal.
@@ -258,18 +269,36 @@ def _send(export: Export) -> str:
 
 
 def _reconcile(export: Export) -> str:
+    """Settle an in-doubt export by looking it up at the service. Only an answer sends again:
+    "not there" after the grace period. A look-up that cannot answer (the service failing, its
+    creation task still running, a search cut short) is repeated later; one that fails for good
+    (refused credentials, an answer it cannot read) stops and says so on the document."""
     grace = current_app.config.get("EXPORT_IN_DOUBT_GRACE", 10)
     attempt = Attempt(export, "lookup")
     wait = _take_slot(export, write=False)
     if wait > 0:
         return _reschedule(export, wait)
     provider = provider_for(export.integration, request_log=attempt.log_request)
+    doc = hub_document(export.document, _original_remote_id(export))
     try:
-        remote = provider.find_document(hub_document(export.document, _original_remote_id(export)))
+        # The creation task of the last send, when the service gave one, is asked about first.
+        remote = (provider.find_document(doc, pending_ref=export.pending_ref) if export.pending_ref
+                  else provider.find_document(doc))
+    except CreateFailed as error:
+        export.pending_ref = None
+        return _reject(export, attempt, str(error), error.field_errors)
+    except StillProcessing as error:
+        return _look_again(export, attempt, str(error), error.retry_after, failure=False, outcome="unknown")
+    except LookupIncomplete as error:
+        return _look_again(export, attempt, str(error), error.retry_after, failure=False)
+    except TransientError as error:
+        return _look_again(export, attempt, f"Wyszukanie dokumentu w usłudze nie powiodło się: {error}",
+                           error.retry_after, failure=True)
+    except AuthenticationFailed as error:
+        _set_health(export, "auth_failed", str(error))
+        return _stop_lookups(export, attempt, f"Wyszukanie dokumentu w usłudze nie powiodło się: {error}")
     except ProviderError as error:
-        attempt.record("transient", f"Wyszukanie dokumentu w usłudze nie powiodło się: {error}",
-                       "ponowne wyszukanie")
-        return _reschedule(export, backoff_delay(export.attempts, getattr(error, "retry_after", None)))
+        return _stop_lookups(export, attempt, f"Wyszukanie dokumentu w usłudze nie powiodło się: {error}")
     if remote is not None:
         return _mark_sent(export, attempt, remote, "Uzgodniono: dokument jest w usłudze.")
     if export.claimed_at and utcnow() - export.claimed_at < timedelta(seconds=grace):
@@ -286,10 +315,37 @@ def _reconcile(export: Export) -> str:
     return _send(export)
 
 
+def _look_again(export: Export, attempt: Attempt, message: str, retry_after: float | None, failure: bool,
+                outcome: str = "transient") -> str:
+    """The look-up had no answer: the row stays in doubt and is looked up again after a backoff
+    (never sent meanwhile). Only a failure of the service counts toward the account's breaker."""
+    if failure and _limits(export).record_failure():
+        _set_health(export, "paused", "Konto wstrzymane po serii błędów; wznowi się samo.")
+    export.lookup_attempts = (export.lookup_attempts or 0) + 1
+    if export.lookup_attempts >= MAX_LOOKUP_ATTEMPTS:
+        return _stop_lookups(export, attempt, f"{message} (po {export.lookup_attempts} wyszukaniach)")
+    delay = backoff_delay(export.lookup_attempts, retry_after)
+    export.last_error = message
+    export.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    attempt.record(outcome, message, f"ponowne wyszukanie za {delay:.1f} s")
+    return _reschedule(export, delay)
+
+
+def _stop_lookups(export: Export, attempt: Attempt, message: str) -> str:
+    """Stop looking the document up by itself: it stays in doubt (never sent again blindly) with
+    the reason on the document, until the merchant checks the service and reconciles by hand."""
+    export.state, export.last_error, export.stopped_error = "in_doubt", message, message
+    export.next_attempt_at = None
+    attempt.record("error", message, "sprawdź dokument w usłudze i uzgodnij ręcznie")
+    db.session.commit()
+    return "stopped"
+
+
 def _mark_sent(export: Export, attempt: Attempt, remote: RemoteDocument, message: str) -> str:
     export.state, export.sent_at = "sent", utcnow()
     _store_remote(export, remote)
     export.last_error, export.field_errors, export.next_attempt_at = "", {}, None
+    export.pending_ref, export.lookup_attempts, export.stopped_error = None, 0, None
     attempt.record("ok", f"{message} Numer: {remote.number or '—'}.", "pobranie numeru i PDF")
     _limits(export).record_success()
     _set_health(export, "connected", "")
@@ -334,8 +390,10 @@ def _export_finished(export: Export, fetched: bool) -> None:
             db.session.rollback()
 
 
-def _in_doubt(export: Export, attempt: Attempt, message: str) -> str:
+def _in_doubt(export: Export, attempt: Attempt, message: str, pending_ref: str | None = None) -> str:
     export.state, export.last_error = "in_doubt", message
+    if pending_ref:
+        export.pending_ref = pending_ref[:200]
     grace = current_app.config.get("EXPORT_IN_DOUBT_GRACE", 10)
     attempt.record("unknown", message, "uzgodnienie: wyszukanie dokumentu w usłudze")
     export.generation += 1
@@ -374,6 +432,8 @@ def run_fetch(export_id: int) -> str:
     export = db.session.get(Export, export_id)
     if export is None or export.state not in ("sent", "fetched") or not export.remote_id:
         return "nothing to fetch"
+    if export.stopped_error:
+        return "stopped"  # waits for the merchant's "Odśwież" (a job left over from before)
     try:
         return _with_slot(export, _fetch, fetch=True)
     except Exception:
@@ -396,13 +456,16 @@ def _fetch(export: Export) -> str:
         except NotSupported as error:
             # e.g. Fakturowo after a lost answer: the number is known, the PDF only in its panel.
             pdf, pdf_missing = None, f" PDF niedostępny przez API: {error}"
+    except TransientError as error:
+        return _fetch_again(export, attempt, f"Pobranie dokumentu nie powiodło się: {error}", error.retry_after)
+    except AuthenticationFailed as error:
+        _set_health(export, "auth_failed", str(error))
+        return _stop_fetch(export, attempt, f"Pobranie dokumentu nie powiodło się: {error}")
     except ProviderError as error:
-        attempt.record("transient", f"Pobranie dokumentu nie powiodło się: {error}", "ponowne pobranie")
-        _limits(export).record_failure()
-        export.generation += 1
-        db.session.commit()
-        enqueue_fetch(export, delay=backoff_delay(export.attempts + 1, getattr(error, "retry_after", None)))
-        return "retrying"
+        # The service's answer (e.g. 404: the document was deleted there) will not change by
+        # itself: record it, keep the service's number, and wait for the merchant.
+        return _stop_fetch(export, attempt, f"Pobranie dokumentu nie powiodło się: {error}")
+    export.fetch_attempts, export.stopped_error = 0, None
     _store_remote(export, remote)
     first_fetch = export.state == "sent"
     new_pdf = bool(pdf) and not (export.state == "fetched" and export.pdf)  # webhooks wait for a PDF
@@ -420,6 +483,31 @@ def _fetch(export: Export) -> str:
     if first_fetch or new_pdf:
         _export_finished(export, fetched=new_pdf)
     return "fetched"
+
+
+def _fetch_again(export: Export, attempt: Attempt, message: str, retry_after: float | None) -> str:
+    """A failure worth retrying (5xx, 429, no connection): counts toward the breaker and is
+    retried with backoff, up to MAX_FETCH_ATTEMPTS in a row."""
+    if _limits(export).record_failure():
+        _set_health(export, "paused", "Konto wstrzymane po serii błędów; wznowi się samo.")
+    export.fetch_attempts = (export.fetch_attempts or 0) + 1
+    if export.fetch_attempts >= MAX_FETCH_ATTEMPTS:
+        return _stop_fetch(export, attempt, f"{message} (po {export.fetch_attempts} próbach)")
+    delay = backoff_delay(export.fetch_attempts, retry_after)
+    attempt.record("transient", message, f"ponowne pobranie za {delay:.1f} s")
+    export.generation += 1
+    db.session.commit()
+    enqueue_fetch(export, delay=delay)
+    return "retrying"
+
+
+def _stop_fetch(export: Export, attempt: Attempt, message: str) -> str:
+    """Stop fetching by itself: the export keeps its state and the service's number, and the
+    document shows the error with "Odśwież z usługi" to try again by hand."""
+    export.stopped_error = message
+    attempt.record("error", message, "odśwież z usługi ręcznie")
+    db.session.commit()
+    return "stopped"
 
 
 def compare_totals(export: Export, remote: RemoteDocument) -> dict:
@@ -457,8 +545,10 @@ def sweep() -> dict[str, int]:
     db.session.commit()
     for export in stale:
         enqueue_export(export)
+    # Rows the pipeline stopped on (stopped_error) wait for the merchant, not for a job.
     waiting = db.session.scalars(
-        db.select(Export).where(Export.state.in_(("queued", "retrying", "in_doubt")), Export.updated_at < now - settle)
+        db.select(Export).where(Export.state.in_(("queued", "retrying", "in_doubt")), Export.updated_at < now - settle,
+                                Export.stopped_error.is_(None))
     ).all()
     queued_jobs = waiting_job_ids(EXPORT_QUEUE)
     for export in waiting:
@@ -467,7 +557,8 @@ def sweep() -> dict[str, int]:
             export.generation += 1  # a new job id: the dead job's record may linger in Redis
             db.session.commit()
             counts["requeued"] += enqueue_export(export, delay=delay)
-    sent = db.session.scalars(db.select(Export).where(Export.state == "sent", Export.updated_at < now - settle)).all()
+    sent = db.session.scalars(db.select(Export).where(Export.state == "sent", Export.updated_at < now - settle,
+                                                      Export.stopped_error.is_(None))).all()
     queued_fetches = waiting_job_ids(FETCH_QUEUE)
     for export in sent:
         if not job_alive("fetch", export, queued_fetches):

@@ -319,21 +319,30 @@ def retry_export(export: Export, trigger: str) -> Export:
 
 
 def reconcile_export(export: Export, trigger: str) -> Export:
-    """Look an in-doubt document up at the service (never a blind re-send)."""
-    if export.state not in ("in_doubt", "sending"):
+    """Look an in-doubt document up at the service (never a blind re-send). A send still within
+    its lease is left alone: its worker may be waiting for the answer, and a look-up now would
+    find nothing and lead to a second send."""
+    lease = current_app.config.get("EXPORT_SEND_LEASE", 120)
+    if export.send_lease_live(lease):
+        raise ExportRefused(_("Dokument jest właśnie wysyłany do usługi. Uzgodnić go można, gdy wysyłka się "
+                              "zakończy, albo po %(seconds)s s bez odpowiedzi.", seconds=int(lease)))
+    if not export.can_reconcile(lease):
         raise ExportRefused(_("Uzgadniać można tylko dokument o niepewnym stanie."))
     export.generation, export.trigger = export.generation + 1, trigger[:100]
     export.state = "in_doubt"
+    export.stopped_error, export.lookup_attempts, export.next_attempt_at = None, 0, None
     db.session.commit()
     enqueue_export(export)
     return export
 
 
 def refresh_export(export: Export, trigger: str) -> Export:
-    """Read the service's copy again (number, status, KSeF, PDF) to show changes made there."""
-    if export.state != "fetched":
+    """Read the service's copy again (number, status, KSeF, PDF) to show changes made there, or
+    try again a fetch-back that stopped on an error."""
+    if not export.can_refresh:
         raise ExportRefused(_("Odświeżyć można dokument już pobrany z usługi."))
     export.generation, export.trigger = export.generation + 1, trigger[:100]
+    export.stopped_error, export.fetch_attempts = None, 0
     db.session.commit()
     enqueue_fetch(export)
     return export

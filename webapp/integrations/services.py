@@ -21,11 +21,11 @@ from ..models import Document, Export, Integration, Order, utcnow
 from ..orders.services import distinct_values
 from ..redis_conn import get_redis
 
-# The columns templates/integrations/_export_status.html reads: lists load only these (no JSON of
-# field errors, no dates they do not show), the fragment the same.
+# The columns templates/integrations/_export_status.html and _export_actions.html read: lists
+# load only these (no JSON of field errors, no dates they do not show), the fragment the same.
 EXPORT_STATUS_COLUMNS = (Export.id, Export.document_id, Export.state, Export.remote_number, Export.ksef_status,
                          Export.ksef_number, Export.ksef_error, Export.last_error, Export.totals_mismatch,
-                         Export.fetched_at, Export.updated_at)
+                         Export.fetched_at, Export.updated_at, Export.stopped_error, Export.claimed_at)
 
 
 def fetched_version(export: Export) -> int:
@@ -36,9 +36,11 @@ def fetched_version(export: Export) -> int:
 
 def refresh_due(export: Export) -> bool:
     """Whether a refresh nobody clicked (a stale card, a KSeF answer awaited) may be asked for:
-    not while the row changed moments ago (a refresh asked for, a fetch just done or retrying)."""
+    not while the row changed moments ago (a refresh asked for, a fetch just done or retrying),
+    nor after a refresh stopped on an error (only the merchant's click tries again)."""
     quiet = timedelta(seconds=current_app.config.get("BACKGROUND_REFRESH_AFTER", 30))
-    return export.state == "fetched" and (export.updated_at is None or utcnow() - export.updated_at >= quiet)
+    return (export.state == "fetched" and not export.stopped_error
+            and (export.updated_at is None or utcnow() - export.updated_at >= quiet))
 
 
 class IntegrationRefused(Exception):
