@@ -145,7 +145,8 @@ def test_a_lookup_refused_for_good_stops_in_doubt_until_reconciled_by_hand(app, 
     assert export.stopped_error.startswith("Wyszukanie dokumentu w usłudze nie powiodło się: Nieprawidłowy kod API")
     assert [(a, o, m) for a, o, m, _ in journal()] == [("lookup", "error", export.stopped_error)]
     assert db.session.get(Integration, fakturownia.integration_id).health == "auth_failed"
-    assert sweep() == {"requeued": 0, "in_doubt": 0, "fetch": 0}  # waits for the merchant
+    swept = sweep()
+    assert (swept["requeued"], swept["in_doubt"]) == (0, 0)  # waits for the merchant
     assert fakturownia.stored(reference) == 1
 
     fakturownia.faults()
