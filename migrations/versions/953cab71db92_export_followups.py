@@ -1,7 +1,7 @@
 """export follow-ups: pending creation task, lookup and fetch attempts, stopped error
 
 Revision ID: 953cab71db92
-Revises: 3c878b6d90ea
+Revises: 648ab9fdfd24
 Create Date: 2026-12-07 02:40:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '953cab71db92'
-down_revision = '3c878b6d90ea'
+down_revision = '648ab9fdfd24'
 branch_labels = None
 depends_on = None
 
