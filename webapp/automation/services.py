@@ -15,8 +15,6 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from rq import Queue
-from rq.exceptions import DuplicateJobError
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
@@ -34,7 +32,7 @@ from ..models import (
     OrderStatus,
     utcnow,
 )
-from ..redis_conn import get_redis
+from ..queues import enqueue_once
 
 MAX_DEPTH = 5  # a status change made by a rule may trigger rules again; never in a loop
 STEP_LABELS = {"issue_document": _l("wystaw dokument"), "change_status": _l("zmień status"),
@@ -42,17 +40,8 @@ STEP_LABELS = {"issue_document": _l("wystaw dokument"), "change_status": _l("zmi
 ATTACH_CHOICES = {"": _l("jak w szablonie"), "link": _l("link do faktury"), "attach": _l("faktura w załączniku")}
 
 
-def _queue() -> Queue:
-    return Queue("default", connection=get_redis(current_app))
-
-
 def _enqueue(func, *args, job_id: str) -> bool:
-    """A job id that is queued already gets no second job."""
-    try:
-        _queue().enqueue(func, *args, job_id=job_id, unique=True, result_ttl=0)
-    except DuplicateJobError:
-        return False
-    return True
+    return enqueue_once("default", func, *args, job_id=job_id)
 
 
 def fire(order: Order, event: str, depth: int = 0, key: str | None = None) -> None:

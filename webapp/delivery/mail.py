@@ -6,20 +6,17 @@ import hashlib
 import random
 import smtplib
 import ssl
-from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
 from flask import current_app
 from flask_babel import gettext as _
-from rq import Queue
-from rq.exceptions import DuplicateJobError
 from sqlalchemy import update
 
 from ..crypto import decrypt_credentials
 from ..extensions import db
 from ..models import Document, EmailLog, EmailTemplate, MailSettings, Order, utcnow
-from ..redis_conn import get_redis
+from ..queues import enqueue_once
 from .links import invoice_link
 
 TAGS = ("[invoice_link]", "[invoice_number]", "[order_id]", "[buyer_name]", "[total]")
@@ -97,16 +94,7 @@ def queue_email(order: Order, template: EmailTemplate, trigger: str, document: D
 
 def enqueue_send(log: EmailLog, delay: float = 0) -> bool:
     """One job per attempt (deterministic id): a second enqueue of the same attempt is a no-op."""
-    queue = Queue("default", connection=get_redis(current_app))
-    kwargs = {"job_id": f"email-{log.id}-{log.attempts}", "unique": True, "result_ttl": 0}
-    try:
-        if delay:
-            queue.enqueue_in(timedelta(seconds=delay), send_email_job, log.id, **kwargs)
-        else:
-            queue.enqueue(send_email_job, log.id, **kwargs)
-    except DuplicateJobError:
-        return False
-    return True
+    return enqueue_once("default", send_email_job, log.id, job_id=f"email-{log.id}-{log.attempts}", delay=delay)
 
 
 def _message(settings: MailSettings, log: EmailLog, document: Document | None) -> EmailMessage:

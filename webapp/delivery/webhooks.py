@@ -10,16 +10,14 @@ import hmac
 import json
 import random
 import time
-from datetime import timedelta
 
 import requests
 from flask import current_app
-from rq import Queue
 
 from ..crypto import decrypt_credentials
 from ..extensions import db
 from ..models import Document, Webhook, WebhookDelivery, utcnow
-from ..redis_conn import get_redis
+from ..queues import enqueue_once
 from .links import invoice_link
 
 MAX_ATTEMPTS = 8
@@ -69,12 +67,8 @@ def fire_document_fetched(document: Document) -> None:
 
 
 def _enqueue(delivery: WebhookDelivery, delay: float = 0) -> None:
-    queue = Queue("default", connection=get_redis(current_app))
-    kwargs = {"job_id": f"webhook-{delivery.id}-{delivery.attempts}", "unique": True, "result_ttl": 0}
-    if delay:
-        queue.enqueue_in(timedelta(seconds=delay), deliver_webhook, delivery.id, **kwargs)
-    else:
-        queue.enqueue(deliver_webhook, delivery.id, **kwargs)
+    enqueue_once("default", deliver_webhook, delivery.id, job_id=f"webhook-{delivery.id}-{delivery.attempts}",
+                 delay=delay)
 
 
 def deliver_webhook(delivery_id: int) -> str:

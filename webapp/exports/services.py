@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
 from redis.exceptions import WatchError
 from rq import Queue
-from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +21,8 @@ from providers.base import Problem
 from ..crypto import decrypt_credentials, encrypt_credentials
 from ..extensions import db
 from ..models import Document, Export, Integration, utcnow
+from ..queues import enqueue_once
+from ..queues import queue as job_queue
 from ..redis_conn import get_redis
 from .limits import AccountLimits
 from .mapping import export_settings, hub_document
@@ -166,8 +167,6 @@ def job_id(kind: str, export: Export) -> str:
     return f"{kind}-{export.id}-{export.generation}"
 
 
-def _queue(name: str) -> Queue:
-    return Queue(name, connection=get_redis(current_app))
 
 
 def _job_options(kind: str, export: Export) -> dict:
@@ -177,18 +176,8 @@ def _job_options(kind: str, export: Export) -> dict:
 
 
 def _enqueue(kind: str, queue_name: str, func, export: Export, delay: float) -> bool:
-    """A second enqueue of the same generation is a no-op (deterministic job id, unique=True),
-    so a double click makes one job."""
-    kwargs = {**_job_options(kind, export), "unique": True}
-    queue = _queue(queue_name)
-    try:
-        if delay > 0:
-            queue.enqueue_in(timedelta(seconds=delay), func, export.id, **kwargs)
-        else:
-            queue.enqueue(func, export.id, **kwargs)
-    except DuplicateJobError:
-        return False
-    return True
+    """A second enqueue of the same generation is a no-op, so a double click makes one job."""
+    return enqueue_once(queue_name, func, export.id, delay=delay, **_job_options(kind, export))
 
 
 def _enqueue_many(kind: str, queue_name: str, func, exports: Iterable[Export]) -> int:
@@ -202,7 +191,7 @@ def _enqueue_many(kind: str, queue_name: str, func, exports: Iterable[Export]) -
         datas[options["job_id"]] = Queue.prepare_data(func, args=(export.id,), **options)
     if not datas:
         return 0
-    queue = _queue(queue_name)
+    queue = job_queue(queue_name)
     queue.get_redis_server_version()  # cached on the queue, so not asked for inside the transaction
     keys = [queue.job_class.key_for(id_) for id_ in datas]
     with queue.connection.pipeline() as pipe:
@@ -251,7 +240,7 @@ def waiting_job_ids(queue_name: str) -> set[str]:
     """Ids of the jobs really on a queue (or just taken off it by a worker): a job whose status
     says "queued" but that is on neither list was lost (a worker killed between taking it and
     marking it started, a Redis restart) and will never run."""
-    queue = _queue(queue_name)
+    queue = job_queue(queue_name)
     with queue.connection.pipeline(transaction=False) as pipe:
         pipe.lrange(queue.key, 0, -1)
         pipe.lrange(queue.intermediate_queue_key, 0, -1)
