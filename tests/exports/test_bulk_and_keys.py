@@ -88,6 +88,28 @@ def test_fetched_document_marks_the_hub_copy_superseded_and_refreshes(app, brows
     assert "Pobrano numer" in journal_page and fakturownia.token not in journal_page
 
 
+def test_a_refresh_without_a_pdf_keeps_the_pdf_already_fetched(app, browser, fakturownia, monkeypatch):
+    from providers.base import NotSupported
+    from providers.fakturownia import FakturowniaProvider
+
+    issue_document(gen_order(fakturownia.merchant_id), "invoice", trigger="test")
+    run_jobs(app)
+    export = db.session.scalar(db.select(Export))
+    first_pdf, export_id = export.pdf, export.id
+    assert first_pdf.startswith(b"%PDF")
+
+    def no_pdf(self, remote_id):
+        raise NotSupported("PDF tylko w panelu usługi")
+
+    monkeypatch.setattr(FakturowniaProvider, "fetch_pdf", no_pdf)
+    assert browser.post(f"/integrations/exports/{export_id}/refresh").status_code == 302
+    run_jobs(app)
+    export = db.session.get(Export, export_id)
+    assert export.state == "fetched" and export.pdf == first_pdf
+    last = db.session.scalar(db.select(JournalEntry).order_by(JournalEntry.id.desc()))
+    assert last.action == "fetch" and "PDF niedostępny przez API" in last.message
+
+
 def test_rotate_credentials_key_reencrypts_every_integration(app, merchant_user, instance_dir):
     integration = create_integration(merchant_user.merchant_id, "fakturownia", "F", {"api_token": "sekret-ąę"})
     before = bytes(db.session.execute(text("SELECT credentials_encrypted FROM integration")).scalar_one())

@@ -469,7 +469,9 @@ def _fetch(export: Export) -> str:
     _store_remote(export, remote)
     first_fetch = export.state == "sent"
     new_pdf = bool(pdf) and not (export.state == "fetched" and export.pdf)  # webhooks wait for a PDF
-    export.pdf, export.state, export.fetched_at = pdf, "fetched", utcnow()
+    # A refresh that gets no PDF (the service gives it only in its panel) keeps the one we have.
+    export.pdf = pdf if pdf is not None else export.pdf
+    export.state, export.fetched_at = "fetched", utcnow()
     mismatch = compare_totals(export, remote)
     export.totals_mismatch = mismatch or None
     message = (f"Pobrano numer {remote.number} i PDF ({len(pdf)} B)." if pdf
