@@ -61,3 +61,26 @@ def test_fetch_back_waits_while_creates_need_the_request_budget(app, merchant_us
     run_jobs(app, max_seconds=30)
     assert {e.state for e in db.session.scalars(db.select(Export))} == {"fetched"}
     assert sorted(a for a, _ in _journal_actions()) == ["create"] * 3 + ["fetch"] * 3
+
+
+def test_a_busy_account_with_a_backlog_spreads_its_jobs_instead_of_spinning(app, merchant_user, fakturownia):
+    """Every slot of the account taken (a slow service) and 40 creates waiting: the deferred jobs
+    come back spread over seconds, not all within 0.3 s, so they don't cycle through the queue in
+    front of other accounts' jobs; none of them is sent meanwhile."""
+    import time
+
+    integration = fakturownia.integration
+    integration.max_concurrency = 1
+    db.session.commit()
+    for _ in range(40):
+        issue_document(gen_order(merchant_user.merchant_id), "invoice", trigger="test")
+    limits = limits_module.AccountLimits(get_redis(app), integration.id)
+    assert limits.acquire(1, 60) is not None  # the account's one slot is busy
+
+    run_queue_once(app, EXPORT_QUEUE)
+    registry = ScheduledJobRegistry(queue=Queue(EXPORT_QUEUE, connection=get_redis(app)))
+    due_in = [score - time.time() for _, score in get_redis(app).zrange(registry.key, 0, -1, withscores=True)]
+    assert len(due_in) == 40
+    assert max(due_in) > 2.0  # spread with the backlog (40 × 0.25 s per slot, up to 10.3 s)
+    db.session.expire_all()
+    assert {(e.state, e.attempts) for e in db.session.scalars(db.select(Export))} == {("queued", 0)}

@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 MAX_TRANSIENT_ATTEMPTS = 12
 FETCH_REQUESTS = 2  # the document, then its PDF
 FETCH_YIELD_MAX_WAIT = 300.0  # a yielding fetch looks again at least this often (s)
+BUSY_SPREAD_PER_DOCUMENT = 0.25  # s per waiting create per slot (see _busy_delay)
+BUSY_SPREAD_MAX = 30.0
 # Look-ups of an in-doubt document that end without an answer (service failing, its task still
 # running, a search cut short), and failed fetch-backs in a row: past these the pipeline stops
 # and shows why on the document; the merchant goes on by hand ("Uzgodnij" / "Odśwież").
@@ -158,6 +160,16 @@ def _take_create_slots(export: Export) -> float:
     return wait if wait > 0 else _take_slot(export)
 
 
+def _busy_delay(export: Export, concurrency: int, fetch: bool) -> float:
+    """When every slot of the account is busy, come back in a moment; with a backlog of creates
+    the waiting jobs spread over a span that grows with it (about BUSY_SPREAD_PER_DOCUMENT a
+    document per slot, at most BUSY_SPREAD_MAX), so a big run to a slow account keeps its slots
+    busy without its jobs cycling through the queue in front of other accounts' jobs."""
+    backlog = 0 if fetch else _pending_creates(export)
+    spread = min(backlog / max(concurrency, 1) * BUSY_SPREAD_PER_DOCUMENT, BUSY_SPREAD_MAX)
+    return 0.1 + random.random() * (0.2 + spread)
+
+
 def _with_slot(export: Export, work, fetch: bool = False) -> str:
     """Run `work` holding one of the account's concurrency slots, or try again shortly."""
     limits = _limits(export)
@@ -165,7 +177,7 @@ def _with_slot(export: Export, work, fetch: bool = False) -> str:
     lease = sum(current_app.config.get("PROVIDER_TIMEOUT", (5, 30))) * 2 + 5
     holder = limits.acquire(concurrency, lease)
     if holder is None:
-        return _reschedule(export, 0.1 + random.random() * 0.2, fetch=fetch)
+        return _reschedule(export, _busy_delay(export, concurrency, fetch), fetch=fetch)
     try:
         return work(export)
     finally:
