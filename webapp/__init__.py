@@ -9,7 +9,7 @@ from flask import Flask, g, jsonify, render_template, request
 from sqlalchemy import exc as sa_exc
 
 from .config import build_config
-from .extensions import csrf, db, login_manager, migrate
+from .extensions import csrf, db, htmx, login_manager, migrate
 from .i18n import init_i18n
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +37,7 @@ def create_app(config: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
+    htmx.init_app(app)
     login_manager.init_app(app)
     init_i18n(app)
 

@@ -68,10 +68,6 @@ def export_labels():
             "refresh_due": refresh_due}
 
 
-def _is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
 def _date(name: str) -> date | None:
     try:
         return date.fromisoformat(request.values.get(name, ""))
@@ -337,7 +333,7 @@ def export_action(export_id: int, action: str):
         db.session.rollback()
         error = refused.message + "".join(f" {p.message}" for p in refused.problems)
         since = None
-    if _is_htmx():
+    if request.htmx:
         if background:
             return "", 204  # the hidden refresh of a stale card or a KSeF answer awaited: nothing to swap
         # The row's fragment, with its buttons; after a refresh it polls until the new copy is in.
@@ -361,7 +357,7 @@ def export_document_action(integration_id: int, document_id: int):
         db.session.rollback()
         error = refused.message + "".join(f" {p.message}" for p in refused.problems)
     export = db.session.scalar(db.select(Export).where(Export.document_id == document.id))
-    if _is_htmx():
+    if request.htmx:
         return render_template("integrations/_export_status.html", export=export, document=document,
                                integration=integration, capabilities=PROVIDERS[integration.provider].capabilities,
                                action_error=error, actions=True)
@@ -378,7 +374,7 @@ def bulk_preview(integration_id: int):
     filters = _filters()
     context = {"integration": integration, "filters": filters, "preview": preview_bulk(integration, filters),
                "form": EmptyForm()}
-    template = "integrations/_bulk_preview.html" if _is_htmx() else "integrations/bulk_preview.html"
+    template = "integrations/_bulk_preview.html" if request.htmx else "integrations/bulk_preview.html"
     return render_template(template, **context)
 
 
@@ -388,7 +384,7 @@ def bulk_start(integration_id: int):
     integration = get_owned_or_404(Integration, integration_id)
     _csrf_ok()
     run = start_bulk(integration, _filters(), current_user.email)
-    if _is_htmx():
+    if request.htmx:
         return render_template("integrations/_bulk_progress.html", integration=integration, run=run,
                                counts=progress(run))
     flash(_("Eksport zbiorczy uruchomiony."), "success")
@@ -402,7 +398,7 @@ def bulk_run(integration_id: int, run_id: int):
     run = get_owned_or_404(BulkRun, run_id)
     if run.integration_id != integration.id:
         abort(404)
-    template = "integrations/_bulk_progress.html" if _is_htmx() else "integrations/bulk_run.html"
+    template = "integrations/_bulk_progress.html" if request.htmx else "integrations/bulk_run.html"
     return render_template(template, integration=integration, run=run, counts=progress(run))
 
 
