@@ -1000,6 +1000,15 @@ class IfirmaEmulator(EmulatedService):
             details.append(("Termin płatności", doc["TerminPlatnosci"]))
         if doc.get("SposobZaplaty"):
             details.append(("Sposób zapłaty", PAYMENT_NAMES.get(doc["SposobZaplaty"], doc["SposobZaplaty"])))
+        if doc.get("Waluta"):
+            details.append(("Waluta", doc["Waluta"]))
+        if doc.get("TypSprzedazy"):
+            details.append(("Typ sprzedaży", doc["TypSprzedazy"]))
+        rate = doc.get("KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury")
+        if rate is not None and doc.get("Waluta"):
+            details.append((f"Kurs {doc['Waluta']}/PLN", format(Decimal(str(rate)).normalize(), "f")))
+        if doc.get("Jezyk"):
+            details.append(("Drugi język", doc["Jezyk"]))
         if doc.get("_original"):
             original = doc["_original"]
             details.append(
