@@ -611,7 +611,7 @@ def test_remote_ids_are_quoted_in_paths(api, adapter):
 
 def eur_doc(**overrides):
     lines = [make_line("Kubek ceramiczny", "2", "12.30", "23"), make_line("Książka", "1", "8.40", "5")]
-    return make_doc(lines=lines, currency="EUR", exchange_rate=Decimal("4.3125"), **overrides)
+    return make_doc(**{"lines": lines, "currency": "EUR", "exchange_rate": Decimal("4.3125"), **overrides})
 
 
 EUR_BODY = {

@@ -400,7 +400,7 @@ def test_notes_leave_room_for_our_reference():
 
 def eur_doc(**overrides):
     lines = [make_line("Kubek ceramiczny", "2", "12.30", "23"), make_line("Książka", "1", "8.40", "5")]
-    return make_doc(lines=lines, currency="EUR", exchange_rate=Decimal("4.3125"), **overrides)
+    return make_doc(**{"lines": lines, "currency": "EUR", "exchange_rate": Decimal("4.3125"), **overrides})
 
 
 EUR_LINES = [
@@ -441,7 +441,7 @@ def test_currency_invoice_options_sale_type_language_and_ifirmas_own_rate():
 
 
 def test_a_pln_document_carries_no_currency_fields():
-    payload = build_invoice(make_doc(exchange_rate=Decimal("1")), settings(), {"currency_language": "en"})
+    payload = build_invoice(make_doc(exchange_rate=Decimal(1)), settings(), {"currency_language": "en"})
     assert not {"TypSprzedazy", "Waluta", "Jezyk", "KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury"} & set(
         payload)
 
@@ -454,7 +454,7 @@ def test_a_currency_invoice_passes_preflight_and_without_a_rate_too():
 
 
 def test_what_a_currency_invoice_cannot_take_is_refused_before_sending():
-    problems = preflight(eur_doc(exchange_rate=Decimal("-1")), settings())
+    problems = preflight(eur_doc(exchange_rate=Decimal(-1)), settings())
     assert fields(problems) == ["exchange_rate"] and "EUR/PLN" in problems[0].message
     assert fields(preflight(eur_doc(currency="euro"), settings())) == ["currency"]
     bad_options = {"currency_sale_type": "EKSPORT", "currency_language": "english"}
