@@ -13,6 +13,10 @@ one, or iFirma's own "technical problem" (`Kod` 100) after a write — is an unk
 the pipeline settles with `find_document` before anything is sent again. A look-up before every
 create read every same-day invoice of the same amount one by one, so on a shop's busy day it
 cost dozens of the account's 100 requests a minute per document.
+
+A document in PLN is a domestic invoice (`fakturakraj`); one in another currency goes to
+`fakturawaluta` ("faktura w walucie"), and its remote id says so ("fakturawaluta:<id>") because
+reading, the PDF and the look-up are per resource. A bare id stays a domestic invoice.
 """
 
 from __future__ import annotations
@@ -163,6 +167,23 @@ class IfirmaProvider(Provider):
             "Filtr kwoty przy wyszukiwaniu",
             ("Lista faktur jest zawężana parametrami kwotaOd/kwotaDo do kwoty brutto; wyłącz, gdyby "
              "iFirma porównywała tam inną kwotę."),
+            on=True,
+        ),
+        "currency_sale_type": choice_option(
+            "Typ sprzedaży faktury w walucie",
+            ("Dokumenty w walucie innej niż PLN trafiają do iFirma jako „faktura w walucie”; puste = "
+             "KRAJOWA (sprzedaż krajowa z ceną w walucie)."),
+            [("KRAJOWA", "KRAJOWA – sprzedaż krajowa"), ("WYSYLKOWA", "WYSYLKOWA – sprzedaż wysyłkowa z kraju")],
+        ),
+        "currency_language": choice_option(
+            "Drugi język faktury w walucie",
+            "Język drukowany obok polskiego na fakturze w walucie; puste = tylko polski.",
+            [(c.id, f"{c.id} – {c.name}") for c in mapping.LANGUAGES],
+        ),
+        "send_exchange_rate": bool_option(
+            "Kurs waluty z zamówienia",
+            ("Faktura w walucie dostaje kurs do PLN zapisany w zamówieniu; wyłącz, by iFirma przyjęła "
+             "własny kurs z dnia poprzedzającego wystawienie."),
             on=True,
         ),
         "np_rate_type": text_option(
@@ -319,7 +340,7 @@ class IfirmaProvider(Provider):
         return mapping.build_invoice(doc, settings, self._options(settings))
 
     def create_document(self, doc: HubDocument, settings: ExportSettings) -> RemoteDocument:
-        resource = mapping.RESOURCES.get(doc.kind)
+        resource = mapping.currency_resource(doc)
         if resource is None:
             raise NotSupported(f"iFirma: rodzaj dokumentu „{doc.kind}” nie jest obsługiwany.")
         self._refuse_problems(doc, settings)
@@ -334,8 +355,8 @@ class IfirmaProvider(Provider):
             raise OutcomeUnknown("iFirma: odpowiedź po zapisie nie zawiera identyfikatora dokumentu.")
         # The answer carries no number; the pipeline's fetch reads it (no extra request here,
         # so one export stays one request of the account's 100 a minute).
-        return RemoteDocument(remote_id=str(remote_id), number=None, status="issued", view_url=None,
-                              pdf_url=None, total_gross=None, raw=data)
+        return RemoteDocument(remote_id=mapping.remote_id_of(resource, remote_id), number=None, status="issued",
+                              view_url=None, pdf_url=None, total_gross=None, raw=data)
 
     def _explain_refusal(self, doc: HubDocument, refusal: ValidationRejected) -> ValidationRejected:
         """iFirma refuses documents dated outside the open accounting month with a generic text:
@@ -386,24 +407,32 @@ class IfirmaProvider(Provider):
                 return
 
     def find_document(self, doc: HubDocument) -> RemoteDocument | None:
-        resource = mapping.RESOURCES.get(doc.kind)
+        resource = mapping.currency_resource(doc)
         if resource is None:
             return None
+        currency = resource is mapping.CURRENCY_INVOICE
         issue_date = doc.issue_date.isoformat()
         # dataDo one day later in case the range end is exclusive; the date is checked per record.
-        params = {"dataOd": issue_date, "dataDo": (doc.issue_date + timedelta(days=1)).isoformat(),
-                  "typ": resource.list_type}
-        if option_on(self.options.get("amount_filter"), default=True):
-            # [UNCONFIRMED] that kwotaOd/kwotaDo compare the gross amount; the option turns it off.
+        params = {"dataOd": issue_date, "dataDo": (doc.issue_date + timedelta(days=1)).isoformat()}
+        if resource.list_type:
+            params["typ"] = resource.list_type
+        # [UNCONFIRMED] that kwotaOd/kwotaDo and a record's `Brutto` are the gross amount in the
+        # document's currency: a currency invoice is looked for by its currency and read one by one,
+        # so a PLN amount cannot hide it (a lookup that misses ours would send it twice).
+        if not currency and option_on(self.options.get("amount_filter"), default=True):
             gross = money_text(doc.total_gross)
             params.update(kwotaOd=gross, kwotaDo=gross)
         candidates: list[str] = []
         for item in self._list(params):
             if item.get("DataWystawienia") and str(item["DataWystawienia"])[:10] != issue_date:
                 continue
-            gross = decimal_or_none(item.get("Brutto"))
-            if gross is not None and gross != doc.total_gross:
-                continue
+            if currency:
+                if str(item.get("Waluta") or doc.currency).upper() != doc.currency:
+                    continue
+            else:
+                gross = decimal_or_none(item.get("Brutto"))
+                if gross is not None and gross != doc.total_gross:
+                    continue
             remote_id = _list_id(item)
             if remote_id is not None and remote_id not in candidates:
                 candidates.append(remote_id)
@@ -411,21 +440,28 @@ class IfirmaProvider(Provider):
         # looked for was sent moments ago), stopping at ours.
         for reads, remote_id in enumerate(newest_first(candidates), start=1):
             if reads > MAX_DETAIL_READS:
+                what = f"w {doc.currency}" if currency else f"na kwotę {doc.total_gross}"
                 raise ProviderError(
-                    f"iFirma: zbyt wiele faktur z {issue_date} na kwotę {doc.total_gross} – nie da się "
+                    f"iFirma: zbyt wiele faktur z {issue_date} {what} – nie da się "
                     f"bezpiecznie odnaleźć dokumentu {doc.reference}; sprawdź go w iFirma."
                 )
-            data = self._invoice_data(resource, remote_id)
+            try:
+                data = self._invoice_data(resource, remote_id)
+            except NotFound:
+                if not currency:
+                    raise
+                continue  # a record of another kind (the list was not narrowed by type)
             if mapping.has_reference(str(data.get("Uwagi") or ""), doc.reference):
-                return mapping.parse_invoice(remote_id, data)
+                return mapping.parse_invoice(mapping.remote_id_of(resource, remote_id), data)
         return None
 
     def fetch_document(self, remote_id: str) -> RemoteDocument:
-        return mapping.parse_invoice(remote_id, self._invoice_data(mapping.INVOICE, remote_id))
+        resource, identifier = mapping.split_remote_id(remote_id)
+        return mapping.parse_invoice(remote_id, self._invoice_data(resource, identifier))
 
     def fetch_pdf(self, remote_id: str) -> bytes:
-        resource = mapping.INVOICE
-        return self._call("GET", f"/{resource.name}/{path_id(remote_id)}.pdf", resource.key_name, pdf=True)
+        resource, identifier = mapping.split_remote_id(remote_id)
+        return self._call("GET", f"/{resource.name}/{path_id(identifier)}.pdf", resource.key_name, pdf=True)
 
 
 # --------------------------------------------------------------------------- helpers

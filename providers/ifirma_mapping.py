@@ -30,6 +30,7 @@ from .base import (
     RemoteDocument,
     ascii_fold,
     has_reference,  # noqa: F401  (part of this module's API: the adapter reads it here)
+    option_on,
     reference_line,
 )
 from .money import CENT, decimal_or_none, rate_totals, round_money
@@ -47,11 +48,39 @@ class Resource:
 
 
 # Hub kind → iFirma resource. iFirma issues no fiscal receipts (only invoices *for* a receipt)
-# and the adapter does not send corrections, so only the domestic invoice is mapped.
+# and the adapter does not send corrections, so only invoices are mapped: in PLN the domestic
+# invoice, in another currency "faktura w walucie" (`currency_resource`).
 RESOURCES: dict[str, Resource] = {
     "invoice": Resource("fakturakraj", "prz_faktura_kraj", "faktura", "faktura krajowa"),
 }
 INVOICE = RESOURCES["invoice"]
+# [UNCONFIRMED] list type: the contract's list of `typ` values is cut short and names none for
+# currency invoices, so the look-up lists the day without a type and keeps the records in the
+# document's currency (`Waluta`) instead.
+CURRENCY_INVOICE = Resource("fakturawaluta", "", "faktura", "faktura w walucie")
+RESOURCES_BY_NAME = {resource.name: resource for resource in (INVOICE, CURRENCY_INVOICE)}
+
+# `TypSprzedazy` of a currency invoice: KRAJOWA (domestic sale priced in a foreign currency) or
+# WYSYLKOWA (mail-order sale from Poland). A shop's order is a domestic sale unless the merchant
+# chooses otherwise in the options.
+SALE_TYPES = ("KRAJOWA", "WYSYLKOWA")
+DEFAULT_SALE_TYPE = "KRAJOWA"
+# `Jezyk`: the second language printed on a currency invoice ("en", "de", …); none by default.
+LANGUAGES = (
+    Choice("en", "angielski"),
+    Choice("de", "niemiecki"),
+    Choice("fr", "francuski"),
+    Choice("es", "hiszpański"),
+    Choice("it", "włoski"),
+    Choice("cs", "czeski"),
+    Choice("sk", "słowacki"),
+    Choice("uk", "ukraiński"),
+)
+
+# The remote id carries the resource a document lives under, as every read, PDF and look-up path
+# is per resource: "fakturawaluta:<id>". A bare id is a domestic invoice (as all ids stored
+# before currency invoices were sent are).
+RESOURCE_SEPARATOR = ":"
 
 # VAT rates a domestic invoice takes. Reverse charge ("oo") has no rate type on `fakturakraj`.
 VAT_RATES = frozenset({"23", "8", "5", "0", "zw", "np"})
@@ -123,6 +152,40 @@ LIMITS = {
 
 # XI (Northern Ireland) is no country of its own: such an id is not split into PrefiksUE.
 EU_PREFIXES = EU_VAT_PREFIXES - {"XI"}
+
+
+# --------------------------------------------------------------------------- resources
+
+
+def currency_resource(doc: HubDocument) -> Resource | None:
+    """The resource a hub document is sent to: None when iFirma takes no such kind."""
+    resource = RESOURCES.get(doc.kind)
+    if resource is INVOICE and doc.currency != "PLN":
+        return CURRENCY_INVOICE
+    return resource
+
+
+def remote_id_of(resource: Resource, identifier: object) -> str:
+    """Our remote id for iFirma's `Identyfikator` under `resource`."""
+    if resource is INVOICE:
+        return str(identifier)
+    return f"{resource.name}{RESOURCE_SEPARATOR}{identifier}"
+
+
+def split_remote_id(remote_id: str) -> tuple[Resource, str]:
+    """remote id → (resource, iFirma's id); a bare id is a domestic invoice."""
+    name, separator, identifier = str(remote_id).partition(RESOURCE_SEPARATOR)
+    if separator and name in RESOURCES_BY_NAME:
+        return RESOURCES_BY_NAME[name], identifier
+    return INVOICE, str(remote_id)
+
+
+def sale_type(options: dict) -> str:
+    return str(options.get("currency_sale_type") or DEFAULT_SALE_TYPE).strip().upper()
+
+
+def language(options: dict) -> str:
+    return str(options.get("currency_language") or "").strip().lower()
 
 
 # --------------------------------------------------------------------------- formatting
@@ -259,10 +322,14 @@ def remarks(doc: HubDocument) -> str:
 
 
 def build_invoice(doc: HubDocument, settings: ExportSettings, options: dict | None = None) -> dict:
-    """The body of POST /fakturakraj.json."""
+    """The body of POST /fakturakraj.json — or of /fakturawaluta.json for a document in another
+    currency: the same fields, amounts in the document's currency, plus the currency fields."""
     opts = options or {}
     paid = round_money(doc.total_gross) if doc.paid else Decimal("0.00")
-    invoice: dict = {
+    invoice: dict = {}
+    if currency_resource(doc) is CURRENCY_INVOICE:
+        invoice.update(currency_fields(doc, opts))
+    invoice |= {
         "Zaplacono": paid,
         "ZaplaconoNaDokumencie": paid,
         "LiczOd": "BRT",
@@ -285,6 +352,24 @@ def build_invoice(doc: HubDocument, settings: ExportSettings, options: dict | No
     np_rate_type = str(opts.get("np_rate_type") or DEFAULT_NP_RATE_TYPE).upper()
     invoice["Pozycje"] = [position(line, basis, np_rate_type) for line in doc.lines]
     return invoice
+
+
+def currency_fields(doc: HubDocument, options: dict) -> dict:
+    """What `fakturawaluta` adds to an invoice: the sale type, the currency, the order's rate to
+    PLN (unless the merchant lets iFirma take its own) and the optional second language."""
+    fields: dict = {"TypSprzedazy": sale_type(options), "Waluta": doc.currency}
+    if doc.exchange_rate and option_on(options.get("send_exchange_rate"), default=True):
+        # "Kurs waluty z dnia poprzedzającego dzień wystawienia faktury": the hub's rate is the one
+        # the merchant's order carries, printed on the hub's own document too. [UNCONFIRMED] how many
+        # decimals iFirma keeps (NBP rates have 4): it is sent as the order gives it (at most 6).
+        fields["KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury"] = Decimal(doc.exchange_rate).normalize()
+    if language(options):
+        fields["Jezyk"] = language(options)
+    if fields["TypSprzedazy"] == "WYSYLKOWA" and doc.paid:
+        # [UNCONFIRMED] a mail-order invoice (`fakturawysylka`) needs the date the payment came in;
+        # the contract does not say whether the currency invoice's WYSYLKOWA does too.
+        fields["DataOtrzymaniaZaplaty"] = (doc.paid_date or doc.issue_date).isoformat()
+    return fields
 
 
 # --------------------------------------------------------------------------- preflight
@@ -328,15 +413,37 @@ def _buyer_problems(buyer: Party) -> list[Problem]:
     return problems + checks.found(checks.buyer_country_problem(buyer))
 
 
-def _line_problems(path: str, line: Line, vat_rates: frozenset[str]) -> list[Problem]:
+def _line_problems(path: str, line: Line, vat_rates: frozenset[str], kind_name: str) -> list[Problem]:
     return checks.found(
-        checks.vat_rate_problem(path, line, vat_rates, "fakturę krajową iFirma"),
+        checks.vat_rate_problem(path, line, vat_rates, kind_name),
         checks.line_name_problem(path, line.name, LIMITS["NazwaPelna"], "iFirma",
                                  what=f"Nazwa pozycji „{line.name[:40]}…”"),
         _too_long(f"{path}.unit", f"Jednostka „{line.unit}”", line.unit, "Jednostka",
                   "użyj skrótu, np. szt, kg, godz"),
         checks.quantity_problem(path, line),
     )
+
+
+def _currency_problems(doc: HubDocument, options: dict) -> list[Problem]:
+    """A currency invoice: an ISO code, a usable rate when one is sent, and the options' values."""
+    problems = checks.found(checks.currency_problem(doc))
+    if doc.exchange_rate is not None and doc.exchange_rate <= 0:
+        problems.append(Problem(
+            "exchange_rate",
+            f"Kurs wymiany {doc.exchange_rate} nie jest dodatni – popraw kurs {doc.currency}/PLN w zamówieniu.",
+        ))
+    if sale_type(options) not in SALE_TYPES:
+        problems.append(Problem(
+            "options.currency_sale_type",
+            f"Typ sprzedaży „{sale_type(options)}” jest nieznany – wybierz jeden z: {', '.join(SALE_TYPES)}.",
+        ))
+    code = language(options)
+    if code and not re.fullmatch(r"[a-z]{2}", code):
+        problems.append(Problem(
+            "options.currency_language",
+            f"Język „{code}” nie jest dwuliterowym kodem (np. en, de) – popraw go w opcjach integracji.",
+        ))
+    return problems
 
 
 def _date_problems(doc: HubDocument) -> list[Problem]:
@@ -373,12 +480,9 @@ def preflight(doc: HubDocument, settings: ExportSettings, options: dict | None =
                 "correction": "korekt (integracja nie przesyła korekt do iFirma – wystaw korektę w iFirma)"}
         return [Problem("kind", f"iFirma nie przyjmuje {what.get(doc.kind, f'dokumentów rodzaju „{doc.kind}”')}.")]
 
-    if doc.currency != "PLN":
-        problems.append(Problem(
-            "currency",
-            f"Faktura krajowa iFirma jest wystawiana w PLN, a dokument jest w {doc.currency} – wystaw go w PLN "
-            "albo wystaw fakturę walutową bezpośrednio w iFirma.",
-        ))
+    currency_invoice = currency_resource(doc) is CURRENCY_INVOICE
+    if currency_invoice:
+        problems += _currency_problems(doc, opts)
 
     problems += _buyer_problems(doc.buyer)
 
@@ -387,8 +491,9 @@ def preflight(doc: HubDocument, settings: ExportSettings, options: dict | None =
     elif all(line.gross == 0 for line in doc.lines):
         problems.append(Problem("lines", "Wszystkie pozycje mają wartość 0 – iFirma wymaga co najmniej jednej "
                                          "pozycji z ceną; popraw ceny."))
+    kind_name = "fakturę w walucie iFirma" if currency_invoice else "fakturę krajową iFirma"
     for i, line in enumerate(doc.lines):
-        problems += _line_problems(f"lines[{i}]", line, vat_rates)
+        problems += _line_problems(f"lines[{i}]", line, vat_rates, kind_name)
 
     if any(line.vat_rate == "zw" for line in doc.lines):
         basis = exemption_basis(doc, opts)
@@ -473,6 +578,10 @@ _IFIRMA_FIELDS = {
     "Kontrahent": "buyer",
     "PodstawaPrawna": "exemption_basis",
     "Pozycje": "lines",
+    "Waluta": "currency",
+    "KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury": "exchange_rate",
+    "TypSprzedazy": "options.currency_sale_type",
+    "Jezyk": "options.currency_language",
 }
 _IFIRMA_FIELD = re.compile(r"\b(Kontrahent\.\w+|Pozycje(?:\[\d+\])?(?:\.(\w+))?|\w+)")
 
@@ -481,6 +590,8 @@ _REFUSAL_WORDS: tuple[tuple[str, str], ...] = (
     (r"data wystawienia|miesiac ksiegow", "issue_date"),
     (r"data sprzedazy", "sell_date"),
     (r"termin platnosci", "payment_due"),
+    (r"\bkurs", "exchange_rate"),
+    (r"\bwalut", "currency"),
     (r"podstawa prawna", "exemption_basis"),
     (r"\bnip\b|prefiks", "buyer.tax_id"),
     (r"kod pocztowy", "buyer.post_code"),

@@ -46,6 +46,9 @@ Endpoints (under ``/ifirma/iapi``): ``POST {resource}.json`` for each document k
 ``GET|PUT abonent/miesiacksiegowy.json``; ``GET abonent/limit.json``; ``GET slownik/stawki_vat/{KOD}.json``.
 Booked documents must be issued in the open accounting month and not before the previous document
 of their series; pro formas are not booked (inferred), so neither rule applies to them.
+A currency invoice (``fakturawaluta``) needs ``TypSprzedazy`` and ``Waluta`` (a known ISO 4217 code,
+not PLN); its rate ``KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury``, when given, must be above
+zero. Its amounts are in that currency, it is numbered ``FWAL …`` and its PDF names the currency.
 Inspection: ``GET /_sandbox/ifirma/documents?account=&number=&kind=&ref=&id=`` where ``kind`` is a
 resource or list type and ``ref`` (alias ``oid``) our reference, taken from a ``DodatkoweUwagi``
 ``NUMER_ZAMOWIENIA`` note or found in ``Uwagi``; each document has a ``_sandbox`` block with the
@@ -1000,6 +1003,15 @@ class IfirmaEmulator(EmulatedService):
             details.append(("Termin płatności", doc["TerminPlatnosci"]))
         if doc.get("SposobZaplaty"):
             details.append(("Sposób zapłaty", PAYMENT_NAMES.get(doc["SposobZaplaty"], doc["SposobZaplaty"])))
+        if doc.get("Waluta"):
+            details.append(("Waluta", doc["Waluta"]))
+        if doc.get("TypSprzedazy"):
+            details.append(("Typ sprzedaży", doc["TypSprzedazy"]))
+        rate = doc.get("KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury")
+        if rate is not None and doc.get("Waluta"):
+            details.append((f"Kurs {doc['Waluta']}/PLN", format(Decimal(str(rate)).normalize(), "f")))
+        if doc.get("Jezyk"):
+            details.append(("Drugi język", doc["Jezyk"]))
         if doc.get("_original"):
             original = doc["_original"]
             details.append(

@@ -45,6 +45,13 @@ RATE_ORDER = ("23", "8", "5", "0", "zw", "np", "bez VAT")
 LUMP_SUM_RATES = tuple(
     Decimal(rate) for rate in ("0.03", "0.055", "0.085", "0.10", "0.12", "0.125", "0.14", "0.15", "0.17")
 )
+#: currencies a foreign-currency document may be issued in. The contract names only "EUR, …";
+#: the sandbox takes the currencies of the NBP's table A (the rates a Polish invoice converts at).
+CURRENCIES = frozenset(
+    {"EUR", "USD", "GBP", "CHF", "CZK", "DKK", "NOK", "SEK", "HUF", "RON", "BGN", "UAH", "JPY", "CAD"}
+    | {"AUD", "NZD", "CNY", "HKD", "SGD", "TRY", "ISK", "ILS", "INR", "KRW", "MXN", "BRL", "ZAR", "THB"}
+    | {"MYR", "PHP", "IDR", "CLP", "XDR"}
+)
 GTU_CODES = ("BRAK",) + tuple(f"{n:02d}" for n in range(1, 14))
 CORRECTION_REASONS = ("OBOW_RABAT", "ZWR_SPRZ_TOW", "ZWR_NAB_KWOT", "ZWR_NAB_ZAL", "PODW_CENY", "POMYLKI")
 NOTE_KINDS = ("NUMER_UMOWY", "NUMER_ZAMOWIENIA", "WARUNKI_TRANSPORTU")
@@ -699,11 +706,7 @@ def read_document(kind: DocumentKind, body: dict, vat_payer: bool) -> Draft:
     lines = read_lines(header.get("Pozycje") or [], kind, vat_payer, problems)
     if kind.resource == "fakturawdt" and buyer is not None and not _eu_vat_buyer(buyer):
         problems.append("Faktura WDT wymaga numeru VAT-UE kontrahenta (PrefiksUE innego kraju UE i NIP).")
-    currency = header.get("Waluta")
-    if currency is not None and not re.fullmatch(r"[A-Z]{3}", currency):
-        problems.append("Pole Waluta musi zawierać trzyliterowy kod waluty (ISO 4217).")
-    if kind.resource == "fakturawaluta" and currency == "PLN":
-        problems.append("Faktura w walucie obcej nie może być wystawiona w PLN.")
+    _check_currency(kind, header, problems)
     _check_dates(kind, header, problems)
 
     computed = [compute_line(line, kind, basis) for line in lines]
@@ -713,6 +716,21 @@ def read_document(kind: DocumentKind, body: dict, vat_payer: bool) -> Draft:
     header.pop("Kontrahent", None)
     header.pop("Pozycje", None)
     return Draft(kind, header, buyer, computed, totals, grand, problems)
+
+
+def _check_currency(kind: DocumentKind, header: dict, problems: list[str]) -> None:
+    """``Waluta``: a known ISO 4217 code other than PLN on a currency invoice; the custom rate
+    (``KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury``), when given, above zero."""
+    currency = header.get("Waluta")
+    if currency is not None and not re.fullmatch(r"[A-Z]{3}", currency):
+        problems.append("Pole Waluta musi zawierać trzyliterowy kod waluty (ISO 4217).")
+    elif kind.resource == "fakturawaluta" and currency == "PLN":
+        problems.append("Faktura w walucie obcej nie może być wystawiona w PLN.")
+    elif currency is not None and currency != "PLN" and currency not in CURRENCIES:
+        problems.append(f"Nieobsługiwana waluta '{currency}'.")
+    rate = header.get("KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury")
+    if rate is not None and rate <= 0:
+        problems.append("Pole KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury musi być większe od zera.")
 
 
 def _eu_vat_buyer(buyer: dict) -> bool:

@@ -1,12 +1,15 @@
 """The export pipeline against the iFirma sandbox over real HTTP, with real Redis and DB."""
 from __future__ import annotations
 
+import io
 import secrets
 from datetime import UTC, datetime
+from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
 import requests
+from pypdf import PdfReader
 
 from tests.conftest import gen_order, run_jobs, run_queue_once
 from webapp.documents.services import issue_document
@@ -125,5 +128,54 @@ def test_timeout_after_the_document_was_stored_is_reconciled_without_a_second_do
 
     export = db.session.scalar(db.select(Export))
     assert export.state == "fetched", export.last_error
+    assert len(ifirma.documents(ref=reference)) == 1 and len(ifirma.documents()) == 1
+    assert "lookup" in actions()
+
+
+def test_an_order_in_euro_is_exported_as_a_currency_invoice_to_fetched_with_its_pdf(app, merchant_user, ifirma):
+    order = gen_order(merchant_user.merchant_id, ordered_at=datetime.now(UTC), currency="EUR",
+                      exchange_rate=Decimal("4.2715"),
+                      items=[("Kubek „Zażółć”", "2", "9.99", "23"), ("Książka", "1", "11.40", "5")])
+    document = issue_document(order, "invoice", trigger="test")
+    reference = document.reference
+    assert (document.currency, document.total_gross) == ("EUR", Decimal("31.38"))
+
+    run_jobs(app)
+
+    export = db.session.scalar(db.select(Export))
+    assert export.state == "fetched", export.last_error
+    assert export.remote_id.startswith("fakturawaluta:")
+    assert export.remote_number.startswith("FWAL 1/")
+    assert export.totals_mismatch is None  # euro per rate against euro per rate, to the cent
+    assert export.pdf.startswith(b"%PDF")
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(export.pdf)).pages)
+    assert export.remote_number in text and "31.38 EUR" in text
+    assert actions() == ["create", "fetch"]
+    stored = ifirma.documents(ref=reference)
+    assert len(stored) == 1 and stored[0]["PelnyNumer"] == export.remote_number
+    assert (stored[0]["Waluta"], stored[0]["TypSprzedazy"]) == ("EUR", "KRAJOWA")
+    assert Decimal(str(stored[0]["KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury"])) == Decimal("4.2715")
+    assert stored[0]["_sandbox"]["totals"]["gross"] == "31.38"
+    assert Decimal(str(stored[0]["Zaplacono"])) == Decimal("31.38")  # paid order: paid in euro
+    journal = "\n".join(e.request_summary for e in db.session.scalars(db.select(JournalEntry)))
+    assert "/iapi/fakturawaluta.json" in journal and "/iapi/fakturakraj" not in journal
+
+
+def test_an_in_doubt_euro_invoice_is_settled_by_the_currency_lookup(app, merchant_user, ifirma):
+    ifirma.faults(timeout_after_store=1.0, hold_seconds=3)
+    order = gen_order(merchant_user.merchant_id, ordered_at=datetime.now(UTC), currency="EUR",
+                      exchange_rate=Decimal("4.30"))
+    reference = issue_document(order, "invoice", trigger="test").reference
+    run_queue_once(app, "exports")
+    db.session.remove()
+    assert db.session.scalar(db.select(Export)).state == "in_doubt"
+
+    ifirma.faults()
+    run_jobs(app)
+
+    export = db.session.scalar(db.select(Export))
+    assert export.state == "fetched", export.last_error
+    assert export.remote_id.startswith("fakturawaluta:") and export.remote_number.startswith("FWAL 1/")
+    assert export.totals_mismatch is None
     assert len(ifirma.documents(ref=reference)) == 1 and len(ifirma.documents()) == 1
     assert "lookup" in actions()

@@ -7,12 +7,14 @@ cleared when the test ends.
 
 from __future__ import annotations
 
+import io
 import secrets
 from datetime import date
 from decimal import Decimal
 
 import pytest
 import requests
+from pypdf import PdfReader
 
 from providers.base import (
     AuthenticationFailed,
@@ -241,6 +243,93 @@ def test_hub_numbering_forces_the_sequence_number(account):
     provider = account.provider()
     created = provider.create_document(make_doc(number="FV/7/05/2025"), settings(numbering="hub"))
     assert provider.fetch_document(created.remote_id).number == "FV 7/05/2025"
+
+
+# --------------------------------------------------------------------------- currency invoices
+
+
+def eur_doc(**overrides):
+    lines = [make_line("Kubek „Zażółć”", "2", "9.99", "23"), make_line("Książka", "1", "11.40", "5"),
+             make_line("Szkolenie zwolnione", "1", "50.00", "zw")]
+    values = {"lines": lines, "currency": "EUR", "exchange_rate": Decimal("4.2715"),
+              "exemption_basis": "Art. 43 ust. 1 pkt 29 lit. a", "reference": "IB-12-4000"}
+    return make_doc(**{**values, **overrides})
+
+
+def pdf_text(pdf: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+def test_a_euro_invoice_is_created_read_back_and_printed_in_euro(account):
+    provider = account.provider()
+    doc = eur_doc()
+    assert provider.preflight(doc, settings()) == []
+
+    created = provider.create_document(doc, settings())
+    fetched = provider.fetch_document(created.remote_id)
+
+    assert created.remote_id.startswith("fakturawaluta:")
+    assert fetched.remote_id == created.remote_id and fetched.number == "FWAL 1/05/2025"
+    assert fetched.totals == doc.totals and fetched.total_gross == doc.total_gross == Decimal("81.38")
+    stored = account.stored(doc.reference)
+    assert stored["_sandbox"]["resource"] == "fakturawaluta"
+    assert (stored["Waluta"], stored["TypSprzedazy"]) == ("EUR", "KRAJOWA")
+    assert Decimal(str(stored["KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury"])) == Decimal("4.2715")
+    assert stored["_sandbox"]["totals"]["gross"] == "81.38"
+    text = pdf_text(provider.fetch_pdf(created.remote_id))
+    assert "FWAL 1/05/2025" in text and "81.38 EUR" in text and "4.2715" in text
+    assert [(s.method, s.path.split("?")[0]) for s in account.log] == [
+        ("POST", "/iapi/fakturawaluta.json"),
+        ("GET", f"/iapi/fakturawaluta/{created.remote_id.split(':')[1]}.json"),
+        ("GET", f"/iapi/fakturawaluta/{created.remote_id.split(':')[1]}.pdf"),
+    ]
+
+
+def test_currency_and_domestic_invoices_keep_their_own_numbers_and_paths(account):
+    provider = account.provider()
+    domestic = provider.create_document(make_doc(reference="IB-12-4001"), settings())
+    euro = provider.create_document(eur_doc(reference="IB-12-4002"), settings())
+    language = account.provider({"currency_language": "en", "currency_sale_type": "WYSYLKOWA"})
+    second = language.create_document(eur_doc(reference="IB-12-4003", paid=True, paid_date=date(2025, 5, 14)),
+                                      settings())
+
+    assert provider.fetch_document(domestic.remote_id).number == "FV 1/05/2025"
+    assert provider.fetch_document(euro.remote_id).number == "FWAL 1/05/2025"
+    assert provider.fetch_document(second.remote_id).number == "FWAL 2/05/2025"
+    stored = account.stored("IB-12-4003")
+    assert (stored["Jezyk"], stored["TypSprzedazy"], stored["DataOtrzymaniaZaplaty"]) == (
+        "en", "WYSYLKOWA", "2025-05-14")
+    assert provider.fetch_document(second.remote_id).status == "paid"
+
+
+def test_an_in_doubt_currency_invoice_is_found_in_the_currency_list(account):
+    provider = account.provider()
+    provider.create_document(make_doc(reference="IB-12-4010", lines=[make_line(unit_gross="81.38")]), settings())
+    provider.create_document(eur_doc(reference="IB-12-4011"), settings())  # same day, same amount, EUR
+    account.set_faults(timeout_after_store=1.0, hold_seconds=3)
+    doc = eur_doc(reference="IB-12-4012")
+
+    with pytest.raises(OutcomeUnknown):
+        provider.create_document(doc, settings())
+
+    account.clear_faults()
+    found = provider.find_document(doc)
+    assert found is not None and found.remote_id.startswith("fakturawaluta:")
+    assert found.number == "FWAL 2/05/2025" and found.totals == doc.totals
+    assert len(account.documents(doc.reference)) == 1
+    assert provider.find_document(eur_doc(reference="IB-12-NIEZNANY")) is None
+
+
+def test_a_currency_the_service_does_not_know_is_validation_rejected_on_the_currency(account):
+    doc = eur_doc(currency="XYZ")
+    assert account.provider().preflight(doc, settings()) == []  # a well-formed code: iFirma decides
+
+    with pytest.raises(ValidationRejected) as refused:
+        account.provider().create_document(doc, settings())
+
+    assert list(refused.value.field_errors) == ["currency"]
+    assert "XYZ" in refused.value.field_errors["currency"][0]
+    assert account.documents() == []
 
 
 # --------------------------------------------------------------------------- refusals

@@ -604,3 +604,125 @@ def test_keys_never_reach_the_request_log_or_error_messages(api, log):
 def test_remote_ids_are_quoted_in_paths(api, adapter):
     api.get(f"{API}/fakturakraj/{urllib.parse.quote('12/34', safe='')}.json", json=invoice_json())
     assert adapter.fetch_document("12/34").remote_id == "12/34"
+
+
+# ------------------------------------------------------------------ currency invoices (fakturawaluta)
+
+
+def eur_doc(**overrides):
+    lines = [make_line("Kubek ceramiczny", "2", "12.30", "23"), make_line("Książka", "1", "8.40", "5")]
+    return make_doc(**{"lines": lines, "currency": "EUR", "exchange_rate": Decimal("4.3125"), **overrides})
+
+
+EUR_BODY = {
+    "TypSprzedazy": "KRAJOWA",
+    "Waluta": "EUR",
+    "KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury": 4.3125,
+    "Zaplacono": 0,
+    "ZaplaconoNaDokumencie": 0,
+    "LiczOd": "BRT",
+    "DataWystawienia": "2025-05-14",
+    "DataSprzedazy": "2025-05-13",
+    "FormatDatySprzedazy": "DZN",
+    "TerminPlatnosci": "2025-05-28",
+    "SposobZaplaty": "PRZ",
+    "RodzajPodpisuOdbiorcy": "BPO",
+    "WidocznyNumerGios": False,
+    "Uwagi": "Nr ref.: IB-12-3456",
+    "Numer": None,
+    "Kontrahent": {
+        "Nazwa": "Hurtownia Żółw Sp. z o.o.", "Identyfikator": None, "NIP": "6272616681", "OsobaFizyczna": False,
+        "Ulica": "ul. Świętokrzyska 12", "KodPocztowy": "00-916", "Miejscowosc": "Łódź", "Kraj": "Polska",
+        "KodKraju": "PL", "AdresZagraniczny": False, "Email": "zakupy@zolw.example",
+    },
+    "Pozycje": [
+        {"NazwaPelna": "Kubek ceramiczny", "Jednostka": "szt", "Ilosc": 2, "CenaJednostkowa": 12.3,
+         "StawkaVat": 0.23, "TypStawkiVat": "PRC", "PKWiU": ""},
+        {"NazwaPelna": "Książka", "Jednostka": "szt", "Ilosc": 1, "CenaJednostkowa": 8.4,
+         "StawkaVat": 0.05, "TypStawkiVat": "PRC", "PKWiU": ""},
+    ],
+}
+
+
+def eur_invoice_json(**overrides) -> dict:
+    data = {
+        "PelnyNumer": "FWAL 3/05/2025", "DataWystawienia": "2025-05-14", "LiczOd": "BRT", "Zaplacono": 0,
+        "Waluta": "EUR", "TypSprzedazy": "KRAJOWA", "Uwagi": "Nr ref.: IB-12-3456",
+        "Pozycje": [
+            {"NazwaPelna": "Kubek ceramiczny", "Ilosc": 2, "CenaJednostkowa": 12.3, "CenaZRabatem": 12.3,
+             "StawkaVat": 0.23, "TypStawkiVat": "PRC"},
+            {"NazwaPelna": "Książka", "Ilosc": 1, "CenaJednostkowa": 8.4, "CenaZRabatem": 8.4, "StawkaVat": 0.05,
+             "TypStawkiVat": "PRC"},
+        ],
+    }
+    data.update(overrides)
+    return {"response": data}
+
+
+def test_an_euro_document_is_posted_to_fakturawaluta_with_the_exact_body(api, log):
+    adapter = IfirmaProvider(CREDENTIALS, request_log=log.append)
+    api.post(f"{API}/fakturawaluta.json", match=[matchers.json_params_matcher(EUR_BODY, strict_match=True)],
+             json=ok(Identyfikator=34500002))
+
+    remote = adapter.create_document(eur_doc(), settings())
+
+    assert (remote.remote_id, remote.number) == ("fakturawaluta:34500002", None)
+    assert [(s.method, s.path) for s in log] == [("POST", "/iapi/fakturawaluta.json")]
+    sent = api.calls[0].request
+    assert json.loads(sent.body) == EUR_BODY
+    assert_signed(sent, "faktura", INVOICE_KEY)
+
+
+def test_a_currency_invoice_is_read_and_printed_under_its_own_resource(api, adapter):
+    pdf = b"%PDF-1.4\n% Faktura w walucie\n"
+    api.get(f"{API}/fakturawaluta/34500002.json", json=eur_invoice_json())
+    api.get(f"{API}/fakturawaluta/34500002.pdf", body=pdf, content_type="application/pdf")
+
+    remote = adapter.fetch_document("fakturawaluta:34500002")
+
+    assert (remote.remote_id, remote.number) == ("fakturawaluta:34500002", "FWAL 3/05/2025")
+    assert remote.totals == (
+        RateTotal("23", Decimal("20.00"), Decimal("4.60"), Decimal("24.60")),
+        RateTotal("5", Decimal("8.00"), Decimal("0.40"), Decimal("8.40")),
+    )
+    assert remote.total_gross == eur_doc().total_gross == Decimal("33.00")  # euro against euro
+    assert adapter.fetch_pdf("fakturawaluta:34500002") == pdf
+    assert api.calls[1].request.headers["Accept"] == "application/pdf"
+    for call in api.calls:
+        assert_signed(call.request, "faktura", INVOICE_KEY)
+
+
+def test_a_bare_remote_id_stays_a_domestic_invoice(api, adapter):
+    api.get(f"{API}/fakturakraj/4321.json", json=invoice_json())
+    api.get(f"{API}/fakturakraj/4321.pdf", body=b"%PDF-1.7")
+    assert adapter.fetch_document("4321").remote_id == "4321"
+    assert adapter.fetch_pdf("4321") == b"%PDF-1.7"
+
+
+EUR_WINDOW = {"dataOd": "2025-05-14", "dataDo": "2025-05-15", "iloscNaStronie": 20}
+
+
+def test_find_looks_for_a_currency_invoice_among_the_days_invoices_in_its_currency(api, adapter):
+    api.get(f"{API}/faktury.json", match=[query(strona=1, **EUR_WINDOW)], json=ok(Wynik=[
+        {**list_item(10, gross="33.00"), "Waluta": "PLN"},  # a domestic invoice: not read
+        {**list_item(11, gross="142.31"), "Waluta": "EUR"},  # `Brutto` in another unit: still read
+        {**list_item(12, gross="33.00"), "Waluta": "USD"},  # another currency: not read
+        {**list_item(13, gross="33.00"), "Waluta": "EUR"},
+        {**list_item(14), "Waluta": "EUR", "DataWystawienia": "2025-05-15"},  # another day
+    ]))
+    api.get(f"{API}/fakturawaluta/13.json", json=eur_invoice_json(Uwagi="Nr ref.: IB-12-9999"))
+    api.get(f"{API}/fakturawaluta/11.json", json=eur_invoice_json(PelnyNumer="FWAL 2/05/2025"))
+
+    found = adapter.find_document(eur_doc())
+
+    assert found is not None and (found.remote_id, found.number) == ("fakturawaluta:11", "FWAL 2/05/2025")
+    assert [c.request.url.split("/iapi/")[1].split("?")[0] for c in api.calls] == [
+        "faktury.json", "fakturawaluta/13.json", "fakturawaluta/11.json"]
+
+
+def test_find_skips_a_listed_record_that_is_no_currency_invoice(api, adapter):
+    # Without `Waluta` in the list a record may be of another kind: its currency path is a 404.
+    api.get(f"{API}/faktury.json", json=ok(Wynik=[list_item(20), list_item(21)]))
+    api.get(f"{API}/fakturawaluta/21.json", status=404, json=refused(500, "Nie znaleziono dokumentu"))
+    api.get(f"{API}/fakturawaluta/20.json", json=eur_invoice_json())
+    assert adapter.find_document(eur_doc()).remote_id == "fakturawaluta:20"

@@ -8,15 +8,20 @@ import pytest
 
 from providers.base import RateTotal
 from providers.ifirma_mapping import (
+    CURRENCY_INVOICE,
+    INVOICE,
     build_invoice,
+    currency_resource,
     default_payment_code,
     has_reference,
     jsonable,
     parse_invoice,
     preflight,
     refusal_field_errors,
+    remote_id_of,
     sequence_number,
     series_names,
+    split_remote_id,
     totals_from_invoice,
 )
 
@@ -390,9 +395,92 @@ def test_notes_leave_room_for_our_reference():
     assert fields(problems) == ["notes"] and f"najwyżej {room}" in problems[0].message
 
 
-def test_foreign_currency_is_refused_for_a_domestic_invoice():
-    problems = preflight(make_doc(currency="EUR", exchange_rate=Decimal("4.30")), settings())
-    assert fields(problems) == ["currency"]
+# ------------------------------------------------------------------ currency invoices (fakturawaluta)
+
+
+def eur_doc(**overrides):
+    lines = [make_line("Kubek ceramiczny", "2", "12.30", "23"), make_line("Książka", "1", "8.40", "5")]
+    return make_doc(**{"lines": lines, "currency": "EUR", "exchange_rate": Decimal("4.3125"), **overrides})
+
+
+EUR_LINES = [
+    {**MUG, "Ilosc": Decimal(2), "CenaJednostkowa": Decimal("12.30")},
+    {"NazwaPelna": "Książka", "Jednostka": "szt", "Ilosc": Decimal(1), "CenaJednostkowa": Decimal("8.40"),
+     "StawkaVat": Decimal("0.05"), "TypStawkiVat": "PRC", "PKWiU": ""},
+]
+
+
+def test_a_document_in_euro_is_a_currency_invoice_with_the_orders_rate():
+    payload = build_invoice(eur_doc(), settings())
+    assert payload == {
+        **BASE,
+        "TypSprzedazy": "KRAJOWA",
+        "Waluta": "EUR",
+        "KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury": Decimal("4.3125"),
+        "Pozycje": EUR_LINES,  # gross unit prices in euro, as for a domestic invoice (LiczOd BRT)
+    }
+    assert currency_resource(eur_doc()).name == "fakturawaluta"
+    assert currency_resource(make_doc()).name == "fakturakraj"
+
+
+def test_a_paid_currency_invoice_records_the_paid_amount_in_the_currency():
+    payload = build_invoice(eur_doc(paid=True, paid_date=date(2025, 5, 14)), settings())
+    assert (payload["Zaplacono"], payload["ZaplaconoNaDokumencie"]) == (Decimal("33.00"), Decimal("33.00"))
+    assert "DataOtrzymaniaZaplaty" not in payload  # a domestic sale (KRAJOWA) has none
+
+
+def test_currency_invoice_options_sale_type_language_and_ifirmas_own_rate():
+    options = {"currency_sale_type": "wysylkowa", "currency_language": "EN", "send_exchange_rate": "0"}
+    payload = build_invoice(eur_doc(paid=True, paid_date=date(2025, 5, 13)), settings(series_id="EXPORT"), options)
+    assert payload["TypSprzedazy"] == "WYSYLKOWA" and payload["Jezyk"] == "en"
+    assert payload["DataOtrzymaniaZaplaty"] == "2025-05-13"
+    assert "KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury" not in payload
+    # the same buyer, series and payment mapping as a domestic invoice
+    assert payload["Kontrahent"] == KONTRAHENT and payload["NazwaSeriiNumeracji"] == "EXPORT"
+    assert payload["SposobZaplaty"] == "PRZ" and payload["Uwagi"] == "Nr ref.: IB-12-3456"
+
+
+def test_a_pln_document_carries_no_currency_fields():
+    payload = build_invoice(make_doc(exchange_rate=Decimal(1)), settings(), {"currency_language": "en"})
+    assert not {"TypSprzedazy", "Waluta", "Jezyk", "KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury"} & set(
+        payload)
+
+
+def test_a_currency_invoice_passes_preflight_and_without_a_rate_too():
+    assert preflight(eur_doc(), settings()) == []
+    assert preflight(eur_doc(exchange_rate=None), settings()) == []  # iFirma then takes its own rate
+    assert "KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury" not in build_invoice(
+        eur_doc(exchange_rate=None), settings())
+
+
+def test_what_a_currency_invoice_cannot_take_is_refused_before_sending():
+    problems = preflight(eur_doc(exchange_rate=Decimal(-1)), settings())
+    assert fields(problems) == ["exchange_rate"] and "EUR/PLN" in problems[0].message
+    assert fields(preflight(eur_doc(currency="euro"), settings())) == ["currency"]
+    bad_options = {"currency_sale_type": "EKSPORT", "currency_language": "english"}
+    assert fields(preflight(eur_doc(), settings(), bad_options)) == [
+        "options.currency_sale_type", "options.currency_language"]
+    reverse_charge = eur_doc(lines=[make_line(vat_rate="oo")])
+    problems = preflight(reverse_charge, settings())
+    assert fields(problems) == ["lines[0].vat_rate"]
+    assert "fakturę w walucie iFirma" in problems[0].message and "23, 8, 5, 0, zw, np" in problems[0].message
+
+
+@pytest.mark.parametrize("remote_id, resource, identifier", [
+    ("34500001", "fakturakraj", "34500001"),  # ids stored before currency invoices: domestic
+    ("fakturawaluta:34500002", "fakturawaluta", "34500002"),
+    ("fakturakraj:7", "fakturakraj", "7"),
+    ("inny:12", "fakturakraj", "inny:12"),  # not a resource of ours: the id as it is
+])
+def test_the_remote_id_names_the_resource(remote_id, resource, identifier):
+    found, ident = split_remote_id(remote_id)
+    assert (found.name, ident) == (resource, identifier)
+
+
+def test_remote_ids_round_trip():
+    assert remote_id_of(CURRENCY_INVOICE, 5) == "fakturawaluta:5"
+    assert remote_id_of(INVOICE, 5) == "5"
+    assert split_remote_id(remote_id_of(CURRENCY_INVOICE, 5)) == (CURRENCY_INVOICE, "5")
 
 
 @pytest.mark.parametrize(

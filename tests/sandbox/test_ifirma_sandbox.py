@@ -945,6 +945,108 @@ def test_pdf_variants_carry_the_number_and_lines(api):
 
 
 # ---------------------------------------------------------------------------
+# currency invoices (fakturawaluta)
+
+
+def currency_invoice(**overrides) -> dict:
+    body = invoice(
+        TypSprzedazy="KRAJOWA",
+        Waluta="EUR",
+        KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury=4.2715,
+        LiczOd="BRT",
+        Pozycje=[line("Kubek", 2, 12.30), line("Książka", 1, 8.40, 0.05)],
+    )
+    body.update(overrides)
+    return body
+
+
+def test_a_currency_invoice_is_numbered_read_listed_and_printed_in_its_currency(api):
+    domestic = api.create("fakturakraj", invoice())
+    first = api.create("fakturawaluta", currency_invoice())
+    second = api.create("fakturawaluta", currency_invoice(Jezyk="en", Zaplacono=33, ZaplaconoNaDokumencie=33))
+
+    fetched = api.response("GET", f"fakturawaluta/{first}.json")
+    by_number = api.response("GET", "fakturawaluta/FWAL%202_03_2026.json")
+    listed = api.response("GET", "faktury.json?dataOd=2026-03-10&typ=prz_faktura_waluta")["Wynik"]
+    everything = api.response("GET", "faktury.json?dataOd=2026-03-10")["Wynik"]
+    pdf = api.call("GET", f"fakturawaluta/{first}.pdf")
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.data)).pages)
+
+    assert api.response("GET", f"fakturakraj/{domestic}.json")["PelnyNumer"] == "FV 1/03/2026"
+    assert (fetched["PelnyNumer"], fetched["Waluta"], fetched["TypSprzedazy"]) == ("FWAL 1/03/2026", "EUR", "KRAJOWA")
+    assert fetched["KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury"] == 4.2715
+    assert [p["CenaZRabatem"] for p in fetched["Pozycje"]] == [12.3, 8.4]
+    assert by_number["PelnyNumer"] == "FWAL 2/03/2026" and by_number["Jezyk"] == "en"
+    assert [(i["PelnyNumer"], i["Waluta"], i["Brutto"]) for i in listed] == [
+        ("FWAL 1/03/2026", "EUR", 33.0),
+        ("FWAL 2/03/2026", "EUR", 33.0),
+    ]
+    assert {i["Waluta"] for i in everything} == {"PLN", "EUR"} and len(everything) == 3
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert "FWAL 1/03/2026" in text and "33.00 EUR" in text and "4.2715" in text
+    assert api.call("GET", f"fakturakraj/{first}.json").status_code == 404  # its own resource only
+    assert api.call("GET", f"fakturawaluta/{domestic}.pdf").status_code == 404
+    assert {d["_sandbox"]["id"] for d in documents(api.http, kind="fakturawaluta")} == {first, second}
+    totals = documents(api.http, id=str(first))[0]["_sandbox"]["rate_totals"]
+    assert totals == [
+        {"rate": "23", "net": "20.00", "vat": "4.60", "gross": "24.60"},
+        {"rate": "5", "net": "8.00", "vat": "0.40", "gross": "8.40"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "kod", "fragment"),
+    [
+        ({"Waluta": None}, 201, "Pole Waluta jest wymagane."),
+        ({"TypSprzedazy": None}, 201, "Pole TypSprzedazy jest wymagane."),
+        ({"TypSprzedazy": "EKSPORT"}, 201, "Pole TypSprzedazy ma niedozwoloną wartość 'EKSPORT'"),
+        ({"Waluta": "PLN"}, 201, "Faktura w walucie obcej nie może być wystawiona w PLN."),
+        ({"Waluta": "eur"}, 201, "Pole Waluta musi zawierać trzyliterowy kod waluty (ISO 4217)."),
+        ({"Waluta": "XYZ"}, 201, "Nieobsługiwana waluta 'XYZ'."),
+        ({"KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury": 0}, 201, "musi być większe od zera"),
+        ({"KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury": -4.3}, 201, "musi być większe od zera"),
+        ({"KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury": "kurs"}, 200, "musi być liczbą"),
+        ({"Jezyk": "english"}, 201, "Pole Jezyk może mieć maksymalnie 2 znaków."),
+        ({"Kontrahent": buyer(Miejscowosc=None)}, 201, "Pole Kontrahent.Miejscowosc jest wymagane."),
+        ({"Pozycje": [line(rate=0.22)]}, 201, "Pozycje[1].StawkaVat ma niedozwoloną wartość"),
+        ({"Pozycje": [line(price=0)]}, 201, "przynajmniej jedną pozycję o niezerowej wartości"),
+        ({"Zaplacono": 100}, 201, "Pole Zaplacono nie może być większe niż kwota brutto dokumentu (33.00)."),
+    ],
+)
+def test_invalid_currency_invoices_are_refused(api, change, kod, fragment):
+    answer = api.call("POST", "fakturawaluta.json", currency_invoice(**change))
+
+    assert answer.status_code == 200
+    assert answer.json["response"]["Kod"] == kod and "Identyfikator" not in answer.json["response"]
+    assert fragment in answer.json["response"]["Informacja"]
+    assert documents(api.http) == []
+
+
+def test_a_currency_invoice_without_a_rate_is_accepted(api):
+    body = currency_invoice()
+    body.pop("KursWalutyZDniaPoprzedzajacegoDzienWystawieniaFaktury")
+
+    created = api.create("fakturawaluta", body)
+
+    assert api.response("GET", f"fakturawaluta/{created}.json")["PelnyNumer"] == "FWAL 1/03/2026"
+
+
+def test_faults_apply_to_currency_invoices(api):
+    client = api.http
+    set_faults(client, account="acme", error_5xx=1.0)
+    failing = api.call("POST", "fakturawaluta.json", currency_invoice())
+    set_faults(client, account="acme", rate_429=1.0, retry_after=2)
+    throttled = api.call("POST", "fakturawaluta.json", currency_invoice())
+    client.delete("/_sandbox/ifirma/faults")
+    created = api.create("fakturawaluta", currency_invoice())
+
+    assert failing.status_code in (500, 502, 503)
+    assert throttled.status_code == 429 and throttled.json["response"]["Kod"] == 429
+    assert [d["_sandbox"]["id"] for d in documents(client)] == [created]
+    assert api.response("GET", f"fakturawaluta/{created}.json")["PelnyNumer"] == "FWAL 1/03/2026"
+
+
+# ---------------------------------------------------------------------------
 # corrections
 
 
@@ -1302,6 +1404,8 @@ def test_signed_requests_reset_and_timeout_after_store_over_real_http(tmp_path):
         )
         with pytest.raises(requests.ReadTimeout):
             api.call("POST", "fakturakraj.json", invoice(Uwagi="IB-T"), timeout=0.3)
+        with pytest.raises(requests.ReadTimeout):
+            api.call("POST", "fakturawaluta.json", currency_invoice(Uwagi="IB-W"), timeout=0.3)
         requests.delete(faults, timeout=5)
         inspect = f"{base_url}/_sandbox/ifirma/documents"
 
@@ -1310,3 +1414,5 @@ def test_signed_requests_reset_and_timeout_after_store_over_real_http(tmp_path):
         assert found["Kod"] == 0 and found["Wynik"][0]["Nazwa"] == "Hurtownia Żółw Sp. z o.o."
         assert requests.get(inspect, params={"oid": "IB-R"}, timeout=5).json()["count"] == 0
         assert requests.get(inspect, params={"oid": "IB-T"}, timeout=5).json()["count"] == 1
+        stored = requests.get(inspect, params={"oid": "IB-W"}, timeout=5).json()["documents"]
+        assert [d["PelnyNumer"] for d in stored] == ["FWAL 1/03/2026"]
