@@ -8,13 +8,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
-from flask import current_app
-from rq import Queue
 from sqlalchemy.orm import aliased, selectinload
 
 from ..extensions import db
 from ..models import BulkRun, Document, Export, Integration, utcnow
-from ..redis_conn import get_redis
+from ..queues import enqueue_once
 from .services import ExportRefused, enqueue_exports, preflight, provider_class, retry_export
 
 BATCH_SIZE = 1000
@@ -169,8 +167,7 @@ def start_bulk(integration: Integration, filters: BulkFilters, trigger: str) -> 
                   trigger=trigger[:100], skipped_reasons={})
     db.session.add(run)
     db.session.commit()
-    Queue("default", connection=get_redis(current_app)).enqueue(
-        run_bulk, run.id, job_id=f"bulk-{run.id}", unique=True, result_ttl=0, job_timeout=3600)
+    enqueue_once("default", run_bulk, run.id, job_id=f"bulk-{run.id}", job_timeout=3600)
     return run
 
 
